@@ -1,0 +1,33 @@
+# Karyon — the two commands: `make up` runs the platform, `make test` runs the tests.
+SWIFT ?= swift
+DATA_DIR ?= karyon-data
+
+.PHONY: up test bench bootstrap build release fixtures clean
+
+bootstrap:
+	@scripts/bootstrap
+
+## Build in release mode and run the platform on the embedded default.
+up: bootstrap release
+	KARYON_DATA_DIR=$(DATA_DIR) .build/release/karyon demo --data-dir $(DATA_DIR)
+
+## Run the whole test suite (Swift Testing).
+test: bootstrap
+	$(SWIFT) test
+
+## Benchmarks: Karyon and the scikit-image reference side by side in one run, with ratios.
+bench: bootstrap
+	scripts/bench/run
+
+build: bootstrap
+	$(SWIFT) build
+
+release: bootstrap
+	$(SWIFT) build -c release --product karyon
+
+## Regenerate the golden fixtures with the pinned scikit-image (see Tests/Fixtures/MANIFEST).
+fixtures:
+	$$(scripts/pyenv) scripts/fixtures/make_imaging_fixtures.py
+
+clean:
+	rm -rf .build

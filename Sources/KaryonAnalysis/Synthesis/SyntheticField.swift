@@ -1,0 +1,72 @@
+import Foundation
+import KaryonImaging
+
+/// What to render: a brightfield H-DAB (immunohistochemistry) field with known nuclei.
+public struct SyntheticFieldSpec: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable { case ihc }
+
+    public var kind: Kind = .ihc
+    public var width: Int = 512
+    public var height: Int = 512
+    /// Micrometres per pixel; nucleus sizes are physical, so they scale with it.
+    public var pixelSizeMicrons: Double = 0.5
+    public var seed: UInt64 = 1
+    /// Fraction of nuclei that are DAB-positive (1+ or stronger).
+    public var positiveFraction: Double = 0.3
+    /// Nuclei per mm² of field, before rejection of placements that would overlap.
+    public var densityPerMM2: Double = 2000
+    /// Range of nucleus equivalent diameters in µm.
+    public var diameterMicrons: ClosedRange<Double> = 6...11
+    /// Standard deviation of additive sensor noise, in 8-bit grey levels.
+    public var noiseSigma: Double = 2
+    /// Optical blur (Gaussian σ) in µm.
+    public var blurMicrons: Double = 0.4
+
+    public init() {}
+
+    /// Checks the spec and says what to change.
+    public func validate() throws {
+        func bad(_ message: String) -> ExtractorError { ExtractorError(.invalidParameter, message) }
+        guard (16...16384).contains(width), (16...16384).contains(height) else {
+            throw bad("field size must be 16 to 16384 pixels per side, got \(width)x\(height)")
+        }
+        guard pixelSizeMicrons >= 0.05, pixelSizeMicrons <= 5 else {
+            throw bad("pixel size must be 0.05 to 5 µm, got \(pixelSizeMicrons)")
+        }
+        guard (0...1).contains(positiveFraction) else { throw bad("positive fraction must be 0 to 1, got \(positiveFraction)") }
+        guard densityPerMM2 >= 0, densityPerMM2 <= 20000 else { throw bad("density must be 0 to 20000 nuclei/mm², got \(densityPerMM2)") }
+        guard diameterMicrons.lowerBound >= 2, diameterMicrons.upperBound <= 40 else {
+            throw bad("nucleus diameters must lie within 2 to 40 µm")
+        }
+        guard noiseSigma >= 0, noiseSigma <= 50 else { throw bad("noise sigma must be 0 to 50 grey levels") }
+        guard blurMicrons >= 0, blurMicrons <= 5 else { throw bad("blur must be 0 to 5 µm") }
+    }
+}
+
+/// Ground truth of one rendered nucleus.
+public struct SyntheticNucleus: Sendable, Equatable {
+    /// Label in the instance image (1-based).
+    public var id: Int
+    /// Centroid of the rasterised nucleus, pixels (x = column, y = row, origin top-left).
+    public var centroidX: Double
+    public var centroidY: Double
+    public var areaPixels: Int
+    /// Mean hematoxylin and DAB optical density designed for the nucleus (QuPath OD units).
+    public var hematoxylinOD: Double
+    public var dabOD: Double
+    /// "negative", "1+", "2+" or "3+" by QuPath's default thresholds 0.2 / 0.4 / 0.6 on DAB OD mean.
+    public var intensityClass: String
+
+    public var isPositive: Bool { intensityClass != "negative" }
+}
+
+/// A rendered field: the RGB image, the 16-bit instance labels and the per-nucleus truth.
+public struct SyntheticField: Sendable {
+    public var spec: SyntheticFieldSpec
+    public var image: Image<UInt8>
+    public var labels: Image<UInt16>
+    public var nuclei: [SyntheticNucleus]
+
+    public var positiveCount: Int { nuclei.filter(\.isPositive).count }
+    public var positivePercent: Double { nuclei.isEmpty ? 0 : 100 * Double(positiveCount) / Double(nuclei.count) }
+}

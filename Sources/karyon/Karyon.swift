@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import KaryonAnalysis
+import KaryonImaging
+
+/// The `karyon` program: every Karyon command in one binary.
+@main
+struct Karyon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "karyon",
+        abstract: "Karyon: biomedical image analysis and content-based image retrieval.",
+        subcommands: [
+            AnalyzeCommand.self, ExtractorsCommand.self, InfoCommand.self, SynthCommand.self, DemoCommand.self,
+        ])
+
+    /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as ImageIOError {
+            fail(error.description)
+        } catch let error as ExtractorError {
+            fail(error.description)
+        } catch let error as ImagingError {
+            fail(error.description)
+        } catch let error as CLIError {
+            fail(error.message)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        let line = message.replacingOccurrences(of: "\n", with: " ")
+        FileHandle.standardError.write(Data("karyon: error: \(line)\n".utf8))
+        Foundation.exit(1)
+    }
+}
+
+/// A usage problem found after parsing (e.g. a malformed `--param`).
+struct CLIError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Writes to standard output without buffering surprises when piped.
+func emit(_ text: String) {
+    FileHandle.standardOutput.write(Data(text.utf8))
+}

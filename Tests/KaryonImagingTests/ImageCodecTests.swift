@@ -1,0 +1,93 @@
+import Foundation
+import KaryonImaging
+import KaryonTestSupport
+import Testing
+
+@Suite("Image I/O through libvips")
+struct ImageCodecTests {
+    func tempPath(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("karyon-codec-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent(name).path
+    }
+
+    @Test("PNG round trips every layout losslessly", arguments: [1, 2, 3, 4])
+    func pngRoundTrip8(channels: Int) throws {
+        let pixels = (0..<(7 * 5 * channels)).map { UInt8(($0 * 37) % 256) }
+        let image = try Image<UInt8>(width: 7, height: 5, channels: channels, pixels: pixels)
+        let bytes = try ImageCodec.encode(.uint8(image), as: .png())
+        #expect(ImageFormat.sniff(bytes) == .png)
+        #expect(try ImageCodec.decode(data: bytes) == .uint8(image))
+        let header = try ImageCodec.probe(data: bytes)
+        #expect(header.width == 7 && header.height == 5 && header.channels == channels && header.bitDepth == 8)
+    }
+
+    @Test("16-bit PNG and TIFF round trip, including label images")
+    func roundTrip16() throws {
+        let labels = try Image<UInt16>(width: 6, height: 4, channels: 1, pixels: (0..<24).map { UInt16($0 * 2731) })
+        for format in [EncodeFormat.png(), .tiff()] {
+            let bytes = try ImageCodec.encode(.uint16(labels), as: format)
+            #expect(try ImageCodec.decode(data: bytes) == .uint16(labels))
+            #expect(try ImageCodec.probe(data: bytes).bitDepth == 16)
+        }
+        let rgb16 = try Image<UInt16>(width: 3, height: 2, channels: 3, pixels: (0..<18).map { UInt16($0 * 3000) })
+        #expect(try ImageCodec.decode(data: ImageCodec.encode(.uint16(rgb16))) == .uint16(rgb16))
+    }
+
+    @Test("float TIFF round trips; float PNG is refused with advice")
+    func floatTIFF() throws {
+        let f = try Image<Float>(width: 3, height: 2, channels: 1, pixels: [0, 0.25, 0.5, 1, -2, 3.5])
+        #expect(try ImageCodec.decode(data: ImageCodec.encode(.float32(f), as: .tiff(compressed: false))) == .float32(f))
+        #expect(throws: ImageIOError.self) { try ImageCodec.encode(.float32(f), as: .png()) }
+    }
+
+    @Test("written files are readable and atomic writes leave no temporary files")
+    func writeFile() throws {
+        let path = tempPath("out.png")
+        let image = try Image<UInt8>(width: 2, height: 2, channels: 3, repeating: 200)
+        try ImageCodec.write(.uint8(image), to: path)
+        #expect(try ImageCodec.decode(file: path) == .uint8(image))
+        let dir = (path as NSString).deletingLastPathComponent
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out.png"])
+    }
+
+    @Test("fixtures decode to the pixels scikit-image wrote")
+    func fixtures() throws {
+        let ihc = try Fixtures.rgb8("imaging/ihc-rgb.png")
+        #expect(ihc.width == 64 && ihc.height == 48 && ihc.channels == 3)
+        guard case .uint16(let g16) = try Fixtures.image("imaging/random-gray16.png") else {
+            Issue.record("random-gray16.png should decode as 16-bit")
+            return
+        }
+        #expect(g16.width == 31 && g16.height == 23 && g16.channels == 1)
+    }
+
+    @Test("JPEG decodes close to its source; CMYK JPEG is converted to RGB")
+    func jpeg() throws {
+        let source = try Fixtures.rgb8("imaging/ihc-rgb.png").doubles
+        let jpeg = try Fixtures.rgb8("imaging/ihc.jpg")
+        let header = try ImageCodec.probe(file: Fixtures.path("imaging/ihc.jpg"))
+        #expect(header.format == .jpeg)
+        let meanError = zip(jpeg.doubles, source).map { abs($0 - $1) }.reduce(0, +) / Double(source.count)
+        #expect(meanError < 3, "quality-95 JPEG should be within a few grey levels, got \(meanError)")
+        let cmyk = try Fixtures.image("imaging/ihc-cmyk.jpg")
+        #expect(try ImageCodec.probe(file: Fixtures.path("imaging/ihc-cmyk.jpg")).isCMYK)
+        #expect(cmyk.channels == 3 && cmyk.sampleType == .uint8)
+    }
+
+    @Test("multi-page TIFF: page count in the header and page selection on decode")
+    func tiffPages() throws {
+        let path = Fixtures.path("imaging/pages3-gray16.tif")
+        #expect(try ImageCodec.probe(file: path).pageCount == 3)
+        for page in 0..<3 {
+            guard case .uint16(let image) = try ImageCodec.decode(file: path, options: DecodeOptions(page: page)) else {
+                Issue.record("page \(page) should be 16-bit")
+                continue
+            }
+            #expect(image[0, 0, 0] == UInt16(1000 * (page + 1)))
+            #expect(image[15, 11, 0] == UInt16(1000 * (page + 1) + 15))
+        }
+        #expect(ioErrorCode { _ = try ImageCodec.decode(file: path, options: DecodeOptions(page: 3)) } == .pageOutOfRange)
+        #expect(ioErrorCode { _ = try ImageCodec.decode(file: path, options: DecodeOptions(page: -1)) } == .pageOutOfRange)
+    }
+}
