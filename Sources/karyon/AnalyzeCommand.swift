@@ -47,19 +47,21 @@ struct AnalyzeCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case jsonl, csv }
 
-    func validate() throws {
-        guard !extractorIDs.isEmpty else { throw ValidationError("give at least one --extractor (see 'karyon extractors')") }
-        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    /// Checks option values; errors are one line, like every other Karyon error.
+    func checkOptions() throws {
+        guard !extractorIDs.isEmpty else { throw CLIError("give at least one --extractor (see 'karyon extractors')") }
+        if let jobs, jobs < 1 { throw CLIError("--jobs must be at least 1, got \(jobs)") }
         if let pixelSize, !(pixelSize > 0 && pixelSize < 1000) {
-            throw ValidationError("--pixel-size must be a positive number of micrometres below 1000, got \(pixelSize)")
+            throw CLIError("--pixel-size must be a positive number of micrometres below 1000, got \(pixelSize)")
         }
         if !(mask.isEmpty || mask.count == 1 || mask.count == images.count) {
-            throw ValidationError("give one --mask for all images or one per image (\(images.count)), not \(mask.count)")
+            throw CLIError("give one --mask for all images or one per image (\(images.count)), not \(mask.count)")
         }
-        guard pixelLimit > 0 else { throw ValidationError("--pixel-limit must be positive") }
+        guard pixelLimit > 0 else { throw CLIError("--pixel-limit must be positive, got \(pixelLimit)") }
     }
 
     func run() throws {
+        try checkOptions()
         let analyzer = ImageAnalyzer(
             extractors: try configureExtractors(), decodeOptions: DecodeOptions(pixelLimit: pixelLimit, page: page))
         // Fail fast on missing files, non-images and dimension bombs, before decoding anything.

@@ -10,6 +10,13 @@ public struct ResultIdentity: Sendable, Hashable, Codable {
     public var parameterHash: String
     /// SHA-256 (hex) of the encoded image file.
     public var imageSHA256: String
+
+    public init(extractor: String, version: String, parameterHash: String, imageSHA256: String) {
+        self.extractor = extractor
+        self.version = version
+        self.parameterHash = parameterHash
+        self.imageSHA256 = imageSHA256
+    }
 }
 
 /// An extractor's output with the identity that produced it.

@@ -6,7 +6,8 @@ import KaryonImaging
 /// Columns, for `<c>` = `r`, `g`, `b` (or `gray` for a one-channel image; alpha is ignored):
 /// `mean_<c>`, `std_<c>` (population standard deviation, NumPy's `ddof=0`), `min_<c>`, `max_<c>`,
 /// then `brightness`. Values are in the image's native units: 0–255 for 8-bit, 0–65535 for 16-bit,
-/// the stored value for float. With a mask, only pixels where the mask is nonzero count.
+/// the stored value for float. With a mask, only pixels where the mask is nonzero count; with
+/// `exclude_above` < 1, pixels brighter than that fraction of full scale (glass) are left out too.
 ///
 /// `brightness` is the mean luminance with scikit-image's `rgb2gray` weights
 /// (0.2125 R + 0.7154 G + 0.0721 B, ITU-R BT.709) when `brightness` = `luminance` (default), or the
@@ -27,13 +28,18 @@ public struct IntensityExtractor: Extractor {
             ParameterSpec(
                 "brightness", .choice(["luminance", "channel-mean"]), default: .text("luminance"),
                 help: "luminance: BT.709 weighted mean (scikit-image rgb2gray); channel-mean: average of the R, G, B means"),
+            ParameterSpec(
+                "exclude_above", .number, default: .number(1), minimum: 0, maximum: 1, unit: "fraction of full scale",
+                help: "ignore pixels whose luminance exceeds this fraction of full scale (e.g. 0.9 leaves out bright glass); 1 keeps all"),
         ],
         determinism: .bitExact)
 
     let brightnessMode: String
+    let excludeAbove: Double
 
     public init(parameters: ParameterSet) throws {
         brightnessMode = parameters.text("brightness")
+        excludeAbove = parameters.number("exclude_above")
     }
 
     static func channelNames(_ colorChannels: Int) -> [String] {
@@ -54,7 +60,22 @@ public struct IntensityExtractor: Extractor {
     }
 
     public func extract(_ input: ExtractionInput) throws -> FeatureVector {
-        let stats = try ChannelStatistics.compute(input.image, mask: input.mask)
+        var mask = input.mask
+        if excludeAbove < 1 {
+            // Keep pixels at or below the luminance limit (and inside the given mask).
+            let limit = Float(excludeAbove)
+            let luminance = try input.image.visit(LuminanceVisitor())
+            let keep = luminance.map { $0 <= limit ? UInt8(1) : 0 }
+            if let given = mask, given.width == keep.width, given.height == keep.height {
+                let g = given.pixels
+                var k = keep.pixels
+                for i in k.indices where g[i] == 0 { k[i] = 0 }
+                mask = try Image(width: keep.width, height: keep.height, channels: 1, pixels: k)
+            } else {
+                mask = keep
+            }
+        }
+        let stats = try ChannelStatistics.compute(input.image, mask: mask)
         let names = Self.channelNames(input.image.colorChannels)
         var out = FeatureVector()
         for c in names.indices { out.append("mean_\(names[c])", stats[c].mean) }
@@ -72,6 +93,11 @@ public struct IntensityExtractor: Extractor {
         out.append("brightness", brightness)
         return out
     }
+}
+
+/// Normalised luminance (scikit-image `rgb2gray`; gray images as they are), alpha ignored.
+private struct LuminanceVisitor: ImageVisitor {
+    func visit<P: PixelComponent>(_ image: Image<P>) -> Image<Float> { rgbToGray(image) }
 }
 
 /// Mean, population standard deviation, minimum and maximum of each colour channel.
