@@ -1,1 +1,66 @@
-print("x")
+// karyon-bench: times Karyon's kernels on the inputs scripts/bench/run gives it and prints JSON.
+// The driver runs the scikit-image reference on the same inputs in the same run and prints ratios.
+import Foundation
+import KaryonAnalysis
+import KaryonImaging
+
+struct Options {
+    var size = 2048
+    var repeats = 5
+    var out = ".build-bench"
+    var sigma = 2.0
+}
+
+func parse() -> Options {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst().makeIterator()
+    while let a = args.next() {
+        switch a {
+        case "--size": o.size = Int(args.next() ?? "") ?? o.size
+        case "--repeats": o.repeats = Int(args.next() ?? "") ?? o.repeats
+        case "--out": o.out = args.next() ?? o.out
+        case "--sigma": o.sigma = Double(args.next() ?? "") ?? o.sigma
+        default:
+            FileHandle.standardError.write(Data("karyon-bench: unknown argument \(a)\n".utf8))
+            exit(2)
+        }
+    }
+    return o
+}
+
+/// Median wall time in seconds of `repeats` runs after one warm-up run.
+func time(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+    try body()
+    var samples: [Double] = []
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    return samples.sorted()[samples.count / 2]
+}
+
+let options = parse()
+var spec = SyntheticFieldSpec()
+spec.width = options.size
+spec.height = options.size
+spec.seed = 2048
+let field = try FieldSynthesizer.render(spec)
+try FileManager.default.createDirectory(atPath: options.out, withIntermediateDirectories: true)
+let path = options.out + "/bench-\(options.size).png"
+try ImageCodec.write(.uint8(field.image), to: path)
+// Decode the file as the reference does, so both sides work on identical pixels.
+guard case .uint8(let image) = try ImageCodec.decode(file: path) else { fatalError("expected 8-bit RGB") }
+
+var results: [String: Double] = [:]
+results["deconvolution_skimage_hed"] = try time(options.repeats) {
+    _ = try deconvolveStains(image, matrix: .scikitImageHED, convention: .scikitImage)
+}
+results["deconvolution_qupath_hdab"] = try time(options.repeats) { _ = try deconvolveStains(image, matrix: .qupathHDAB) }
+results["gaussian"] = try time(options.repeats) { _ = try gaussianBlur(image, sigma: options.sigma) }
+results["rgb2gray"] = time(options.repeats) { _ = rgbToGray(image) }
+
+let json = try JSONSerialization.data(
+    withJSONObject: ["image": path, "size": options.size, "sigma": options.sigma, "cores": ProcessInfo.processInfo.activeProcessorCount,
+                     "seconds": results], options: [.sortedKeys])
+FileHandle.standardOutput.write(json + Data("\n".utf8))

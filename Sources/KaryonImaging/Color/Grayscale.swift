@@ -9,6 +9,8 @@
 /// ## References
 /// - scikit-image `skimage.color.rgb2gray` (0.26).
 /// - ITU-R Recommendation BT.709-6 (2015), luma coefficients.
+@_specialize(exported: true, where P == UInt8)
+@_specialize(exported: true, where P == UInt16)
 public func rgbToGray<P: PixelComponent>(_ image: Image<P>) -> Image<Float> {
     if image.channels <= 2 { return (try! image.channel(0)).normalizedFloat() }
     let scale = Float(1 / P.nominalMax)

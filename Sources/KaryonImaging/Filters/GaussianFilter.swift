@@ -29,6 +29,9 @@ public func gaussianKernel(sigma: Double, truncate: Double = 4.0) throws -> [Flo
 ///
 /// ## References
 /// - scikit-image 0.26 `skimage.filters.gaussian`; SciPy 1.17 `scipy.ndimage.gaussian_filter`.
+@_specialize(exported: true, where P == UInt8)
+@_specialize(exported: true, where P == UInt16)
+@_specialize(exported: true, where P == Float)
 public func gaussianBlur<P: PixelComponent>(_ image: Image<P>, sigma: Double, truncate: Double = 4.0) throws -> Image<Float> {
     let kernel = try gaussianKernel(sigma: sigma, truncate: truncate)
     return separableFilter(image.normalizedFloat(), kernel: kernel)
@@ -68,15 +71,14 @@ func separableFilter(_ image: Image<Float>, kernel: [Float]) -> Image<Float> {
                             let sx = min(max(x - radius, 0), w - 1)
                             for ch in 0..<c { padded[x * c + ch] = sp.value[row + sx * c + ch] }
                         }
+                        // Tap-outer loop over a contiguous row: vectorises.
                         padded.withUnsafeBufferPointer { pp in
-                            for i in 0..<rowLength {
-                                var acc: Float = 0
-                                var j = i
-                                for tap in 0..<k.value.count {
-                                    acc += k.value[tap] * pp[j]
-                                    j += c
-                                }
-                                tp[row + i] = acc
+                            let o = tp.base + row
+                            for i in 0..<rowLength { o[i] = 0 }
+                            for tap in 0..<k.value.count {
+                                let weight = k.value[tap]
+                                let src = pp.baseAddress! + tap * c
+                                for i in 0..<rowLength { o[i] += weight * src[i] }
                             }
                         }
                     }
@@ -98,7 +100,9 @@ func separableFilter(_ image: Image<Float>, kernel: [Float]) -> Image<Float> {
                         let weight = kernel[tap]
                         let base = sy * rowLength
                         acc.withUnsafeMutableBufferPointer { a in
-                            for i in 0..<rowLength { a[i] += weight * tp.value[base + i] }
+                            let src = tp.value.baseAddress! + base
+                            let dst = a.baseAddress!
+                            for i in 0..<rowLength { dst[i] += weight * src[i] }
                         }
                     }
                     let base = y * rowLength

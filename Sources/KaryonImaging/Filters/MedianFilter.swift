@@ -9,6 +9,8 @@
 ///   "A fast two-dimensional median filtering algorithm", IEEE TASSP 27(1):13–18, 1979,
 ///   doi:10.1109/TASSP.1979.1163188): O(pixels · radius). Other types select the median of each
 ///   window: O(pixels · |footprint|).
+@_specialize(exported: true, where P == UInt8)
+@_specialize(exported: true, where P == UInt16)
 public func medianFilter<P: PixelComponent>(_ image: Image<P>, footprint: Footprint) throws -> Image<P> {
     let r = footprint.radius
     guard r >= 0 else { throw ImagingError(.invalidArgument, "median radius must be 0 or more, got \(r)") }
