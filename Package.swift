@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KaryonCLITests",
-            dependencies: ["karyon"]
+            dependencies: ["karyon", "KaryonTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

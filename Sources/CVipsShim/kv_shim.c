@@ -241,10 +241,20 @@ static VipsImage *kv_wrap(const void *pixels, int width, int height, int bands, 
 }
 
 int kv_encode(const void *pixels, int width, int height, int bands, int sample, int saver,
-              int compression, void **out, size_t *outlen, char *err, size_t errlen) {
+              int compression, double pixels_per_mm, void **out, size_t *outlen, char *err, size_t errlen) {
     if (kv_init(err, errlen) != 0) return -1;
     VipsImage *image = kv_wrap(pixels, width, height, bands, sample, err, errlen);
     if (image == NULL) return -1;
+    if (pixels_per_mm > 0) {
+        VipsImage *resolved = NULL;
+        int rc = vips_copy(image, &resolved, "xres", pixels_per_mm, "yres", pixels_per_mm, NULL);
+        g_object_unref(image);
+        if (rc != 0) {
+            kv_take_error(err, errlen, "cannot set the resolution");
+            return -1;
+        }
+        image = resolved;
+    }
     int rc;
     void *buffer = NULL;
     size_t length = 0;

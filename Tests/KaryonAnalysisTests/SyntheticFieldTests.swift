@@ -81,7 +81,7 @@ struct SyntheticFieldTests {
 
     @Test("files: PNG image, 16-bit labels, CSV and JSON that read back")
     func files() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("karyon-synth-\(UUID().uuidString)").path
+        let dir = TemporaryDirectory("synth").path
         let field = try FieldSynthesizer.render(spec(seed: 2, size: 128))
         let files = try field.write(to: dir, stem: "ihc-2")
         #expect(try ImageCodec.decode(file: files.image) == .uint8(field.image))

@@ -1,4 +1,5 @@
 import Foundation
+import KaryonTestSupport
 import Testing
 
 /// Runs the real `karyon` binary built beside the test bundle.
@@ -44,17 +45,10 @@ let fixtures: String = {
 
 @Suite("karyon command line")
 struct CLITests {
-    let dir: String = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("karyon-cli-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    let temp = TemporaryDirectory("cli")
+    var dir: String { temp.path }
 
-    func write(_ name: String, _ bytes: [UInt8]) -> String {
-        let path = dir + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        return path
-    }
+    func write(_ name: String, _ bytes: [UInt8]) -> String { temp.write(name, bytes) }
 
     @Test("analyze prints one JSON object per (image, extractor) with the documented keys")
     func analyzeJSON() throws {

@@ -5,11 +5,7 @@ import Testing
 
 @Suite("Image I/O through libvips")
 struct ImageCodecTests {
-    func tempPath(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("karyon-codec-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name).path
-    }
+    func tempPath(_ name: String) -> String { TemporaryDirectory("codec").path + "/" + name }
 
     @Test("PNG round trips every layout losslessly", arguments: [1, 2, 3, 4])
     func pngRoundTrip8(channels: Int) throws {
@@ -89,5 +85,19 @@ struct ImageCodecTests {
         }
         #expect(ioErrorCode { _ = try ImageCodec.decode(file: path, options: DecodeOptions(page: 3)) } == .pageOutOfRange)
         #expect(ioErrorCode { _ = try ImageCodec.decode(file: path, options: DecodeOptions(page: -1)) } == .pageOutOfRange)
+    }
+}
+
+@Suite("Resolution metadata")
+struct ResolutionTests {
+    @Test("a pixel size written with the image is read back from the header (PNG and TIFF)")
+    func pixelSize() throws {
+        let image = try Image<UInt8>(width: 4, height: 4, channels: 3, repeating: 7)
+        for format in [EncodeFormat.png(), .tiff()] {
+            let bytes = try ImageCodec.encode(.uint8(image), as: format, pixelSizeMicrons: 0.25)
+            let size = try #require(try ImageCodec.probe(data: bytes).pixelSizeMicrons)
+            #expect(abs(size - 0.25) < 1e-3, "\(format): \(size)")
+            #expect(try ImageCodec.probe(data: ImageCodec.encode(.uint8(image), as: format)).pixelSizeMicrons == nil)
+        }
     }
 }

@@ -7,17 +7,10 @@ import Testing
 /// typed error and never yields pixels.
 @Suite("Untrusted input")
 struct UntrustedInputTests {
-    let dir: String = {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("karyon-untrusted-\(UUID().uuidString)").path
-        try! FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    let temp = TemporaryDirectory("untrusted")
+    var dir: String { temp.path }
 
-    func write(_ name: String, _ bytes: [UInt8]) -> String {
-        let path = dir + "/" + name
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        return path
-    }
+    func write(_ name: String, _ bytes: [UInt8]) -> String { temp.write(name, bytes) }
 
     func fixtureBytes(_ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path(name))))

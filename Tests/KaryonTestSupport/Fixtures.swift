@@ -107,3 +107,21 @@ public func ioErrorCode(_ body: () throws -> Void) -> ImageIOError.Code? {
         return nil
     }
 }
+
+/// A fresh directory under the system's temporary directory, for files a test writes.
+public struct TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ label: String) {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("karyon-\(label)-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    /// Writes `bytes` to `name` inside the directory and returns its path.
+    @discardableResult
+    public func write(_ name: String, _ bytes: [UInt8]) -> String {
+        let file = path + "/" + name
+        FileManager.default.createFile(atPath: file, contents: Data(bytes))
+        return file
+    }
+}

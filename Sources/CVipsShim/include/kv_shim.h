@@ -82,10 +82,11 @@ typedef enum {
 /**
  * Encodes interleaved pixels (`sample` UINT8, UINT16 or FLOAT32 (TIFF only); 1–4 bands) into a
  * newly allocated buffer returned in `out`/`outlen`; free it with kv_free. `compression`: for PNG
- * 0–9, for TIFF 0 = none, 1 = deflate, 2 = LZW.
+ * 0–9, for TIFF 0 = none, 1 = deflate, 2 = LZW. `pixels_per_mm` > 0 records the resolution (PNG pHYs,
+ * TIFF resolution tags); 0 leaves it unset.
  */
 int kv_encode(const void *pixels, int width, int height, int bands, int sample, int saver,
-              int compression, void **out, size_t *outlen, char *err, size_t errlen);
+              int compression, double pixels_per_mm, void **out, size_t *outlen, char *err, size_t errlen);
 
 /**
  * Resizes interleaved pixels with libvips' resize (Lanczos3 for shrinking and bicubic for

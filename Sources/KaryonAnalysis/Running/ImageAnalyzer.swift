@@ -40,6 +40,7 @@ public struct ImageAnalyzer: Sendable {
     ///   - pixelSizeMicrons: overrides the file's resolution tags.
     /// - Throws: ``ImageIOError`` or ``ExtractorError``; nothing is returned half-done.
     public func analyze(_ path: String, maskPath: String? = nil, pixelSizeMicrons: Double? = nil) throws -> AnalyzedImage {
+        // The header check refuses bombs and non-images before the file is read into memory.
         let header = try probe(path)
         let bytes: [UInt8]
         do {

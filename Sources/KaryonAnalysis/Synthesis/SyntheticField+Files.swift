@@ -63,8 +63,8 @@ extension SyntheticField {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let base = (directory as NSString).appendingPathComponent(stem)
         let files = Files(image: base + ".png", labels: base + "-labels.png", nuclei: base + "-nuclei.csv", truth: base + "-truth.json")
-        try ImageCodec.write(.uint8(image), to: files.image)
-        try ImageCodec.write(.uint16(labels), to: files.labels)
+        try ImageCodec.write(.uint8(image), to: files.image, pixelSizeMicrons: spec.pixelSizeMicrons)
+        try ImageCodec.write(.uint16(labels), to: files.labels, pixelSizeMicrons: spec.pixelSizeMicrons)
         try AtomicFile.write(Array(nucleiCSV.utf8), to: files.nuclei)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

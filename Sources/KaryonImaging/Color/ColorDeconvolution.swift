@@ -114,37 +114,30 @@ public func deconvolveStains<P: PixelComponent>(
             let t = UncheckedSendable(flat)
             let stride = Int(P.nominalMax) + 1
             parallelChunks(n, minimumChunk: 4096) { range in
-                t.value.map { table in
+                @inline(__always) func store(_ i: Int, _ r: Float, _ g: Float, _ b: Float) {
+                    var s0 = r * m00 + g * m10 + b * m20
+                    var s1 = r * m01 + g * m11 + b * m21
+                    var s2 = r * m02 + g * m12 + b * m22
+                    if clip { s0 = max(0, s0); s1 = max(0, s1); s2 = max(0, s2) }
+                    d[i * 3] = s0
+                    d[i * 3 + 1] = s1
+                    d[i * 3 + 2] = s2
+                }
+                if let table = t.value {
                     table.withUnsafeBufferPointer { tab in
                         for i in range {
                             let p = i * c
-                            let r = tab[Int(s.value[p].floatValue)]
-                            let g = tab[stride + Int(s.value[p + 1].floatValue)]
-                            let b = tab[2 * stride + Int(s.value[p + 2].floatValue)]
-                            var s0 = r * m00 + g * m10 + b * m20
-                            var s1 = r * m01 + g * m11 + b * m21
-                            var s2 = r * m02 + g * m12 + b * m22
-                            if clip { s0 = max(0, s0); s1 = max(0, s1); s2 = max(0, s2) }
-                            d[i * 3] = s0
-                            d[i * 3 + 1] = s1
-                            d[i * 3 + 2] = s2
+                            store(i, tab[Int(s.value[p].floatValue)], tab[stride + Int(s.value[p + 1].floatValue)],
+                                  tab[2 * stride + Int(s.value[p + 2].floatValue)])
                         }
                     }
-                } ?? {
+                } else {
                     for i in range {
                         let p = i * c
-                        let r = Float(luts.od(s.value[p], channel: 0))
-                        let g = Float(luts.od(s.value[p + 1], channel: 1))
-                        let b = Float(luts.od(s.value[p + 2], channel: 2))
-                        var s0 = r * m00 + g * m10 + b * m20
-                        var s1 = r * m01 + g * m11 + b * m21
-                        var s2 = r * m02 + g * m12 + b * m22
-                        if clip { s0 = max(0, s0); s1 = max(0, s1); s2 = max(0, s2) }
-                        d[i * 3] = s0
-                        d[i * 3 + 1] = s1
-                        d[i * 3 + 2] = s2
+                        store(i, Float(luts.od(s.value[p], channel: 0)), Float(luts.od(s.value[p + 1], channel: 1)),
+                              Float(luts.od(s.value[p + 2], channel: 2)))
                     }
-                }()
+                }
             }
             count = n * 3
         }

@@ -59,8 +59,10 @@ public enum ImageCodec {
     // MARK: Encoding
 
     /// Encodes `image` (1–4 channels) as PNG or TIFF bytes.
+    /// - Parameter pixelSizeMicrons: recorded as the file's resolution (PNG pHYs, TIFF tags), so
+    ///   ``probe(file:page:)`` and other tools read the physical pixel size back.
     /// - Throws: ``ImageIOError/Code/encodeFailed`` for float samples in PNG or more than 4 channels.
-    public static func encode(_ image: AnyImage, as format: EncodeFormat = .png()) throws -> [UInt8] {
+    public static func encode(_ image: AnyImage, as format: EncodeFormat = .png(), pixelSizeMicrons: Double? = nil) throws -> [UInt8] {
         guard (1...4).contains(image.channels) else {
             throw ImageIOError(.encodeFailed, "cannot encode \(image.channels) channels; PNG and TIFF take 1 to 4")
         }
@@ -77,12 +79,20 @@ public enum ImageCodec {
             saver = Int32(KV_SAVE_TIFF.rawValue)
             compression = compressed ? 1 : 0
         }
-        return try image.visit(Encoder(saver: saver, compression: compression))
+        var ppmm = 0.0
+        if let p = pixelSizeMicrons {
+            guard p > 0, p.isFinite else {
+                throw ImageIOError(.encodeFailed, "pixel size must be a positive number of micrometres, got \(p)")
+            }
+            ppmm = 1000 / p
+        }
+        return try image.visit(Encoder(saver: saver, compression: compression, pixelsPerMM: ppmm))
     }
 
     private struct Encoder: ImageVisitor {
         let saver: Int32
         let compression: Int32
+        let pixelsPerMM: Double
         func visit<P: PixelComponent>(_ typed: Image<P>) throws -> [UInt8] {
             try typed.withUnsafeSamples { samples in
                 var out: UnsafeMutableRawPointer?
@@ -90,7 +100,7 @@ public enum ImageCodec {
                 var err = ErrorBuffer()
                 let rc = err.call { e, n in
                     kv_encode(samples.baseAddress, Int32(typed.width), Int32(typed.height), Int32(typed.channels),
-                              sampleCode(P.sampleType), saver, compression, &out, &length, e, n)
+                              sampleCode(P.sampleType), saver, compression, pixelsPerMM, &out, &length, e, n)
                 }
                 guard rc == 0, let out else {
                     throw ImageIOError(.encodeFailed, "could not encode the image", underlying: err.message)
@@ -102,8 +112,8 @@ public enum ImageCodec {
     }
 
     /// Encodes `image` and writes it to `path` atomically (temporary file, fsync, rename).
-    public static func write(_ image: AnyImage, to path: String, as format: EncodeFormat = .png()) throws {
-        let bytes = try encode(image, as: format)
+    public static func write(_ image: AnyImage, to path: String, as format: EncodeFormat = .png(), pixelSizeMicrons: Double? = nil) throws {
+        let bytes = try encode(image, as: format, pixelSizeMicrons: pixelSizeMicrons)
         try AtomicFile.write(bytes, to: path)
     }
 
