@@ -57,6 +57,7 @@ struct DemoCommand: ParsableCommand {
         }
         emit("\nnuclei and positive % are the rendered ground truth; intensity features were measured by Karyon "
             + String(format: "in %.2f s.\n", seconds))
-        emit("Next: karyon analyze \(dir)/ihc-1.png --extractor intensity   ·   karyon extractors   ·   karyon info \(dir)/ihc-1.png\n")
+        let me = CommandLine.arguments.first ?? "karyon"
+        emit("Next: \(me) analyze \(dir)/ihc-1.png --extractor intensity\n      \(me) extractors\n      \(me) info \(dir)/ihc-1.png\n")
     }
 }

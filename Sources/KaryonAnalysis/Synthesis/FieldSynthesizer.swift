@@ -48,7 +48,8 @@ public enum FieldSynthesizer {
 
         // Nuclei.
         let areaMM2 = Double(n) * px * px / 1e6
-        let target = min(Int(UInt16.max) - 1, Int((spec.densityPerMM2 * areaMM2).rounded()))
+        // Cellularity varies from field to field: ±30% around the requested density.
+        let target = min(Int(UInt16.max) - 1, Int((spec.densityPerMM2 * areaMM2 * rng.uniform(0.7...1.3)).rounded()))
         var nuclei: [SyntheticNucleus] = []
         var attempts = 0
         while nuclei.count < target && attempts < target * 30 {

@@ -13,7 +13,8 @@ public struct SyntheticFieldSpec: Sendable, Equatable {
     public var seed: UInt64 = 1
     /// Fraction of nuclei that are DAB-positive (1+ or stronger).
     public var positiveFraction: Double = 0.3
-    /// Nuclei per mm² of field, before rejection of placements that would overlap.
+    /// Mean nuclei per mm²; each field draws its own within ±30%, before rejecting placements
+    /// that would overlap.
     public var densityPerMM2: Double = 2000
     /// Range of nucleus equivalent diameters in µm.
     public var diameterMicrons: ClosedRange<Double> = 6...11
