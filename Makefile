@@ -28,6 +28,7 @@ release: bootstrap
 ## Regenerate the golden fixtures with the pinned scikit-image (see Tests/Fixtures/MANIFEST).
 fixtures:
 	$$(scripts/pyenv) scripts/fixtures/make_imaging_fixtures.py
+	$$(scripts/pyenv) scripts/fixtures/make_texture_fixtures.py
 
 clean:
 	rm -rf .build

@@ -22,6 +22,7 @@ struct ExtractorsCommand: ParsableCommand {
                 for p in d.parameters {
                     var line = "    \(p.key) (\(p.type.name)"
                     if case .choice(let options) = p.type { line += ": \(options.joined(separator: " | "))" }
+                    if case .choiceList(let options) = p.type { line += " of \(options.joined(separator: ", "))" }
                     line += ", default \(p.defaultValue)"
                     if let lo = p.minimum { line += ", min \(JSONText.number(lo))" }
                     if let hi = p.maximum { line += ", max \(JSONText.number(hi))" }
@@ -46,6 +47,7 @@ struct ExtractorsCommand: ParsableCommand {
                 ("default", JSONText.value(p.defaultValue)),
             ]
             if case .choice(let options) = p.type { pairs.append(("choices", JSONText.array(options.map(JSONText.string)))) }
+            if case .choiceList(let options) = p.type { pairs.append(("choices", JSONText.array(options.map(JSONText.string)))) }
             pairs.append(("minimum", p.minimum.map(JSONText.number) ?? "null"))
             pairs.append(("maximum", p.maximum.map(JSONText.number) ?? "null"))
             pairs.append(("unit", p.unit.map(JSONText.string) ?? "null"))

@@ -52,6 +52,7 @@ enum JSONText {
         case .text(let s): string(s)
         case .integerList(let l): array(l.map(String.init))
         case .numberList(let l): array(l.map(number))
+        case .textList(let l): array(l.map(string))
         }
     }
 

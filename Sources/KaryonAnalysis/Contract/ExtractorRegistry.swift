@@ -13,6 +13,7 @@ public struct ExtractorRegistry: Sendable {
     /// Every extractor Karyon ships.
     public static let standard = ExtractorRegistry([
         IntensityExtractor.self,
+        GLCMExtractor.self,
     ])
 
     public var descriptors: [ExtractorDescriptor] { types.map { $0.descriptor } }

@@ -8,6 +8,7 @@ public enum ParameterValue: Sendable, Hashable, Codable, CustomStringConvertible
     case text(String)
     case integerList([Int])
     case numberList([Double])
+    case textList([String])
 
     public var description: String {
         switch self {
@@ -17,6 +18,7 @@ public enum ParameterValue: Sendable, Hashable, Codable, CustomStringConvertible
         case .text(let v): v
         case .integerList(let v): v.map(String.init).joined(separator: ",")
         case .numberList(let v): v.map(formatNumber).joined(separator: ",")
+        case .textList(let v): v.joined(separator: ",")
         }
     }
 
@@ -28,6 +30,7 @@ public enum ParameterValue: Sendable, Hashable, Codable, CustomStringConvertible
         if let s = try? c.decode(String.self) { self = .text(s); return }
         if let l = try? c.decode([Int].self) { self = .integerList(l); return }
         if let l = try? c.decode([Double].self) { self = .numberList(l); return }
+        if let l = try? c.decode([String].self) { self = .textList(l); return }
         throw DecodingError.dataCorruptedError(in: c, debugDescription: "a parameter is a number, boolean, string or list of numbers")
     }
 
@@ -40,6 +43,7 @@ public enum ParameterValue: Sendable, Hashable, Codable, CustomStringConvertible
         case .text(let v): try c.encode(v)
         case .integerList(let v): try c.encode(v)
         case .numberList(let v): try c.encode(v)
+        case .textList(let v): try c.encode(v)
         }
     }
 }
@@ -53,6 +57,8 @@ public enum ParameterType: Sendable, Hashable, Codable {
     case choice([String])
     case integerList
     case numberList
+    /// A non-empty list of distinct strings from a fixed set.
+    case choiceList([String])
 
     /// Name used in schemas rendered for the CLI, the API and the UI.
     public var name: String {
@@ -63,6 +69,7 @@ public enum ParameterType: Sendable, Hashable, Codable {
         case .choice: "choice"
         case .integerList: "integer-list"
         case .numberList: "number-list"
+        case .choiceList: "choice-list"
         }
     }
 }
@@ -116,6 +123,9 @@ public struct ParameterSpec: Sendable, Hashable {
             let values = parts.compactMap { Int($0) }
             guard !parts.isEmpty, values.count == parts.count else { throw bad("a comma-separated list of integers") }
             return try validate(.integerList(values), extractor: extractor)
+        case .choiceList:
+            let parts = t.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            return try validate(.textList(parts), extractor: extractor)
         case .numberList:
             let parts = t.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             let values = parts.compactMap { Double($0) }.filter(\.isFinite)
@@ -164,6 +174,13 @@ public struct ParameterSpec: Sendable, Hashable {
         case (.numberList, .numberList(let v)):
             guard !v.isEmpty, v.allSatisfy(\.isFinite) else { throw ExtractorError(.invalidParameter, "\(name) must be a non-empty list of finite numbers") }
             for x in v { try check(x) }
+            return value
+        case (.choiceList(let options), .textList(let v)):
+            guard !v.isEmpty else { throw ExtractorError(.invalidParameter, "\(name) must not be empty") }
+            if let bad = v.first(where: { !options.contains($0) }) {
+                throw ExtractorError(.invalidParameter, "\(name): '\(bad)' is not one of \(options.joined(separator: ", "))")
+            }
+            guard Set(v).count == v.count else { throw ExtractorError(.invalidParameter, "\(name) lists a value twice") }
             return value
         case (.numberList, .integerList(let v)):
             return try validate(.numberList(v.map(Double.init)), extractor: extractor)
@@ -251,6 +268,11 @@ public struct ParameterSet: Sendable, Hashable {
     public func integers(_ key: String) -> [Int] {
         if case .integerList(let v)? = self[key] { return v }
         preconditionFailure("parameter \(key) is not an integer list in this schema")
+    }
+
+    public func texts(_ key: String) -> [String] {
+        if case .textList(let v)? = self[key] { return v }
+        preconditionFailure("parameter \(key) is not a choice list in this schema")
     }
 
     public func numbers(_ key: String) -> [Double] {

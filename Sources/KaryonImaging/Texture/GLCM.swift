@@ -1,0 +1,276 @@
+import Foundation
+
+/// A displacement between the two pixels of a co-occurring pair: `Δrow` down, `Δcol` right.
+public struct PixelOffset: Sendable, Hashable {
+    public var rows: Int
+    public var columns: Int
+
+    public init(rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+    }
+
+    /// scikit-image's offset for `distance` pixels at `angleDegrees`:
+    /// `(round(d·sin θ), round(d·cos θ))`, rounding each component half away from zero, rows
+    /// growing downward (so 90° pairs a pixel with the one below it, and 45° with d = 2 gives (1, 1)).
+    public init(distance: Int, angleDegrees: Double) {
+        let theta = angleDegrees * Double.pi / 180
+        rows = Int((sin(theta) * Double(distance)).rounded())
+        columns = Int((cos(theta) * Double(distance)).rounded())
+    }
+}
+
+/// The properties `graycoprops` computes from a normalised grey-level co-occurrence matrix `p`.
+public enum GLCMProperty: String, Sendable, CaseIterable {
+    /// Σ p(i,j)(i−j)²
+    case contrast
+    /// Σ p(i,j)|i−j|
+    case dissimilarity
+    /// Σ p(i,j)/(1+(i−j)²)
+    case homogeneity
+    /// Angular second moment Σ p(i,j)²
+    case asm
+    /// √ASM
+    case energy
+    /// Σ p(i,j)(i−μᵢ)(j−μⱼ)/(σᵢσⱼ); 1 when σᵢ or σⱼ < 1e-15
+    case correlation
+    /// μᵢ = Σ i·p(i,j)
+    case mean
+    /// Σ p(i,j)(i−μᵢ)²
+    case variance
+    /// √variance
+    case std
+    /// −Σ p ln p (natural log; 0·ln 0 = 0)
+    case entropy
+}
+
+/// Grey-level co-occurrence statistics, computed as scikit-image 0.26's `graycomatrix` followed by
+/// `graycoprops` define them, in one pass over the pixels and one over the nonzero matrix cells.
+///
+/// For each offset, pairs (v(r, c), v(r+Δr, c+Δc)) are counted where both pixels lie inside the
+/// image (and inside the mask, when given: both pixels must be in it); `symmetric` adds the
+/// transpose. Properties read the matrix normalised to sum 1, so they do not depend on normalisation.
+///
+/// Sums that scikit-image forms in floating point (moments, covariance, squared counts) are formed
+/// here exactly in integers and divided once, so results agree with scikit-image to rounding
+/// (|Δ| ≲ 1e-12) and are bit-identical for the same input on every run.
+///
+/// Dense matrices are used up to 1024 levels; above that the pairs are sorted and run-length
+/// counted, so memory and time scale with the number of pixels, not with levels².
+///
+/// - Complexity: O(pixels · offsets) plus O(min(levels², pairs)) per offset.
+///
+/// ## References
+/// - R. M. Haralick, K. Shanmugam, I. Dinstein, "Textural features for image classification",
+///   IEEE Trans. SMC 3(6):610–621, 1973, doi:10.1109/TSMC.1973.4309314.
+/// - scikit-image 0.26 `skimage.feature.graycomatrix`, `graycoprops`.
+public enum GLCM {
+    /// Largest `levels` for which a dense levels² matrix is used.
+    public static let denseLevelLimit = 1024
+
+    /// Properties for every offset.
+    /// - Parameters:
+    ///   - values: row-major grey levels, each `< levels`, `width · height` of them.
+    ///   - mask: optional, same size; nonzero = inside.
+    /// - Returns: `result[offsetIndex][property]`.
+    /// - Throws: ``ImagingError`` for a value ≥ levels, a size mismatch, or an offset that leaves
+    ///   no pair inside the image (or mask).
+    public static func properties(
+        values: [UInt16], width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
+        mask: [UInt8]? = nil
+    ) throws -> [[GLCMProperty: Double]] {
+        guard width * height == values.count else {
+            throw ImagingError(.sizeMismatch, "expected \(width)×\(height) grey levels, got \(values.count)")
+        }
+        guard (2...65536).contains(levels) else {
+            throw ImagingError(.invalidArgument, "levels must be 2 to 65536, got \(levels)")
+        }
+        if let mask, mask.count != values.count {
+            throw ImagingError(.sizeMismatch, "the mask must be \(width)×\(height)")
+        }
+        if let maxValue = values.max(), Int(maxValue) >= levels {
+            throw ImagingError(
+                .invalidArgument,
+                "the image has grey level \(maxValue) but levels is \(levels); raise levels above the maximum or quantise")
+        }
+        var results = [[GLCMProperty: Double]](repeating: [:], count: offsets.count)
+        var failure: ImagingError?
+        let lock = NSLock()
+        results.withUnsafeMutableBufferPointer { resultBuffer in
+        let out = SharedMutableBuffer(resultBuffer.baseAddress!)
+        values.withUnsafeBufferPointer { v in
+            let vp = UncheckedSendable(v)
+            let mp = UncheckedSendable(mask)
+            parallelChunks(offsets.count, minimumChunk: 1) { range in
+                for k in range {
+                    let stats = levels <= denseLevelLimit
+                        ? denseStatistics(vp.value, width, height, levels, offsets[k], symmetric, mp.value)
+                        : sparseStatistics(vp.value, width, height, levels, offsets[k], symmetric, mp.value)
+                    if stats.pairs == 0 {
+                        lock.withLock {
+                            failure = ImagingError(
+                                .invalidArgument,
+                                "offset (\(offsets[k].rows), \(offsets[k].columns)) leaves no pixel pair inside the \(width)×\(height) image"
+                                    + (mask == nil ? "" : " and mask") + "; use a shorter distance")
+                        }
+                        continue
+                    }
+                    out[k] = stats.properties()
+                }
+            }
+        }
+        }
+        if let failure { throw failure }
+        return results
+    }
+
+    /// Exact integer sums over the matrix cells, from which every property follows.
+    struct Statistics {
+        var pairs: UInt64 = 0
+        /// Counts by |i − j|.
+        var byDifference: [UInt64]
+        var sumSquares: UInt64 = 0
+        var sumCLogC: Double = 0
+        var sumI: UInt64 = 0, sumI2: UInt64 = 0
+        var sumJ: UInt64 = 0, sumJ2: UInt64 = 0
+        var sumIJ: UInt64 = 0
+
+        init(levels: Int) { byDifference = [UInt64](repeating: 0, count: levels) }
+
+        @inline(__always)
+        mutating func add(_ i: Int, _ j: Int, _ c: UInt64) {
+            pairs += c
+            byDifference[abs(i - j)] += c
+            sumSquares += c * c
+            sumCLogC += Double(c) * log(Double(c))
+            let ui = UInt64(i), uj = UInt64(j)
+            sumI += c * ui
+            sumI2 += c * ui * ui
+            sumJ += c * uj
+            sumJ2 += c * uj * uj
+            sumIJ += c * ui * uj
+        }
+
+        func properties() -> [GLCMProperty: Double] {
+            let n = Double(pairs)
+            var contrast = 0.0, dissimilarity = 0.0, homogeneity = 0.0
+            for (k, c) in byDifference.enumerated() where c != 0 {
+                let kk = Double(k)
+                contrast += Double(c) * kk * kk
+                dissimilarity += Double(c) * kk
+                homogeneity += Double(c) / (1 + kk * kk)
+            }
+            let asm = Double(sumSquares) / (n * n)
+            // Central moments from exact integer numerators: (N·Σc·x·y − Σc·x · Σc·y) / N².
+            let nn = Int128(pairs)
+            let varI = double(nn * Int128(sumI2) - Int128(sumI) * Int128(sumI)) / (n * n)
+            let varJ = double(nn * Int128(sumJ2) - Int128(sumJ) * Int128(sumJ)) / (n * n)
+            let cov = double(nn * Int128(sumIJ) - Int128(sumI) * Int128(sumJ)) / (n * n)
+            let sigmaI = varI.squareRoot(), sigmaJ = varJ.squareRoot()
+            return [
+                .contrast: contrast / n,
+                .dissimilarity: dissimilarity / n,
+                .homogeneity: homogeneity / n,
+                .asm: asm,
+                .energy: asm.squareRoot(),
+                .correlation: sigmaI < 1e-15 || sigmaJ < 1e-15 ? 1 : cov / (sigmaI * sigmaJ),
+                .mean: Double(sumI) / n,
+                .variance: varI,
+                .std: sigmaI,
+                .entropy: log(n) - sumCLogC / n,
+            ]
+        }
+    }
+
+    /// Converts a 128-bit integer to the nearest `Double`.
+    static func double(_ x: Int128) -> Double {
+        let negative = x < 0
+        let m = negative ? UInt128(-x) : UInt128(x)
+        let v = Double(UInt64(truncatingIfNeeded: m >> 64)) * 0x1p64 + Double(UInt64(truncatingIfNeeded: m))
+        return negative ? -v : v
+    }
+
+    /// Calls `body(i, j)` for every counted pair at `offset`.
+    @inline(__always)
+    static func forEachPair(
+        _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ offset: PixelOffset, _ mask: [UInt8]?,
+        _ body: (Int, Int) -> Void
+    ) {
+        let dr = offset.rows, dc = offset.columns
+        let r0 = max(0, -dr), r1 = min(height, height - dr)
+        let c0 = max(0, -dc), c1 = min(width, width - dc)
+        guard r0 < r1, c0 < c1 else { return }
+        let shift = dr * width + dc
+        if let mask {
+            mask.withUnsafeBufferPointer { m in
+                for r in r0..<r1 {
+                    let row = r * width
+                    for c in c0..<c1 where m[row + c] != 0 && m[row + c + shift] != 0 {
+                        body(Int(v[row + c]), Int(v[row + c + shift]))
+                    }
+                }
+            }
+        } else {
+            for r in r0..<r1 {
+                let row = r * width
+                for c in c0..<c1 { body(Int(v[row + c]), Int(v[row + c + shift])) }
+            }
+        }
+    }
+
+    static func denseStatistics(
+        _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
+        _ symmetric: Bool, _ mask: [UInt8]?
+    ) -> Statistics {
+        var counts = [UInt32](repeating: 0, count: levels * levels)
+        counts.withUnsafeMutableBufferPointer { cp in
+            forEachPair(v, width, height, offset, mask) { i, j in cp[i * levels + j] &+= 1 }
+        }
+        var stats = Statistics(levels: levels)
+        counts.withUnsafeBufferPointer { cp in
+            if symmetric {
+                for i in 0..<levels {
+                    let diagonal = UInt64(cp[i * levels + i]) * 2
+                    if diagonal != 0 { stats.add(i, i, diagonal) }
+                    for j in (i + 1)..<max(i + 1, levels) {
+                        let c = UInt64(cp[i * levels + j]) + UInt64(cp[j * levels + i])
+                        if c != 0 {
+                            stats.add(i, j, c)
+                            stats.add(j, i, c)
+                        }
+                    }
+                }
+            } else {
+                for i in 0..<levels {
+                    for j in 0..<levels {
+                        let c = UInt64(cp[i * levels + j])
+                        if c != 0 { stats.add(i, j, c) }
+                    }
+                }
+            }
+        }
+        return stats
+    }
+
+    static func sparseStatistics(
+        _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
+        _ symmetric: Bool, _ mask: [UInt8]?
+    ) -> Statistics {
+        var keys: [UInt32] = []
+        keys.reserveCapacity(width * height * (symmetric ? 2 : 1))
+        forEachPair(v, width, height, offset, mask) { i, j in
+            keys.append(UInt32(i) << 16 | UInt32(j))
+            if symmetric { keys.append(UInt32(j) << 16 | UInt32(i)) }
+        }
+        keys.sort()
+        var stats = Statistics(levels: levels)
+        var k = 0
+        while k < keys.count {
+            var e = k + 1
+            while e < keys.count && keys[e] == keys[k] { e += 1 }
+            stats.add(Int(keys[k] >> 16), Int(keys[k] & 0xFFFF), UInt64(e - k))
+            k = e
+        }
+        return stats
+    }
+}
