@@ -60,7 +60,20 @@ results["deconvolution_qupath_hdab"] = try time(options.repeats) { _ = try decon
 results["gaussian"] = try time(options.repeats) { _ = try gaussianBlur(image, sigma: options.sigma) }
 results["rgb2gray"] = time(options.repeats) { _ = rgbToGray(image) }
 
+// Texture: glcm with all ten properties, 4 angles, d = 1, 256 levels on 8-bit gray fields.
+let gray8 = rgbToGray(image).map { UInt8(clampingNative: $0 * 255) }
+let glcm = try ExtractorRegistry.standard.configure("glcm")
+var texture: [String: String] = [:]
+for side in [512, 2048] where side <= options.size {
+    let tile = try gray8.cropped(x: 0, y: 0, width: side, height: side).contiguous()
+    let tilePath = options.out + "/bench-gray-\(side).png"
+    try ImageCodec.write(.uint8(tile), to: tilePath)
+    texture[String(side)] = tilePath
+    let input = ExtractionInput(image: .uint8(tile))
+    results["glcm_\(side)"] = try time(options.repeats) { _ = try glcm.run(input, imageSHA256: "") }
+}
+
 let json = try JSONSerialization.data(
     withJSONObject: ["image": path, "size": options.size, "sigma": options.sigma, "cores": ProcessInfo.processInfo.activeProcessorCount,
-                     "seconds": results], options: [.sortedKeys])
+                     "seconds": results, "texture_images": texture], options: [.sortedKeys])
 FileHandle.standardOutput.write(json + Data("\n".utf8))
