@@ -66,7 +66,10 @@ public struct IntensityExtractor: Extractor {
             let limit = Float(excludeAbove)
             let luminance = try input.image.visit(LuminanceVisitor())
             let keep = luminance.map { $0 <= limit ? UInt8(1) : 0 }
-            if let given = mask, given.width == keep.width, given.height == keep.height {
+            if let given = mask {
+                guard given.width == keep.width, given.height == keep.height else {
+                    throw ExtractorError(.invalidInput, "the mask must be one channel of \(keep.width)×\(keep.height)")
+                }
                 let g = given.pixels
                 var k = keep.pixels
                 for i in k.indices where g[i] == 0 { k[i] = 0 }
