@@ -186,7 +186,7 @@ final class ResultSlots: @unchecked Sendable {
 
     var hasFailure: Bool { lock.withLock { failed } }
 
-    /// Filled slots in order; the first failure stands for the run when some were skipped.
+    /// Filled slots in input order; slots skipped after a failure (without --keep-going) are left out.
     func all() -> [Result<AnalyzedImage, Error>] { lock.withLock { slots.compactMap { $0 } } }
 }
 

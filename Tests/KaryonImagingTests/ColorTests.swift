@@ -47,11 +47,9 @@ struct ColorTests {
         #expect(abs(Double(od[3]) - 2.406540) < 1e-5)
         let stains = try deconvolveStains(px, matrix: .qupathHDAB).pixels
         #expect(stains[0] == 0 && stains[1] == 0 && stains[2] == 0)
-        let background = RGBBackground(r: 255, g: 255, b: 255)
         let tenth = try Image<UInt16>(width: 1, height: 1, channels: 3, pixels: [6554, 6554, 6554])
         let od16 = try opticalDensity(tenth, background: RGBBackground(r: 65535, g: 65535, b: 65535)).pixels
         #expect(abs(Double(od16[0]) - 1) < 1e-4)
-        _ = background
     }
 
     @Test("property: a pixel rendered from known stain amounts deconvolves back to them")

@@ -49,7 +49,6 @@ struct UntrustedInputTests {
     func truncated(name: String) throws {
         let bytes = try fixtureBytes(name)
         let cut = Array(bytes.prefix(bytes.count * 6 / 10))
-        #expect(ioErrorCode { _ = try ImageCodec.decode(data: cut) } != nil)
         let code = ioErrorCode { _ = try ImageCodec.decode(data: cut) }
         #expect(code == .corrupt, "got \(String(describing: code))")
         let path = write("cut-" + (name as NSString).lastPathComponent, cut)

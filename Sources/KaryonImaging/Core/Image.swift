@@ -134,26 +134,6 @@ public struct Image<Pixel: PixelComponent>: Sendable {
         return Image(unchecked: width, height, 1, out)
     }
 
-    /// The first `count` channels (for example RGB of an RGBA image).
-    public func firstChannels(_ count: Int) throws -> Image {
-        guard count > 0, count <= channels else {
-            throw ImagingError(.channelCount, "cannot take \(count) channels of a \(channels)-channel image")
-        }
-        if count == channels { return contiguous() }
-        var out = [Pixel]()
-        out.reserveCapacity(width * height * count)
-        storage.withUnsafeBufferPointer { src in
-            for y in 0..<height {
-                let row = offset + y * rowStride
-                for x in 0..<width {
-                    let p = row + x * channels
-                    for c in 0..<count { out.append(src[p + c]) }
-                }
-            }
-        }
-        return Image(unchecked: width, height, count, out)
-    }
-
     /// Stacks single-channel planes of equal size into one interleaved image.
     public static func stacking(_ planes: [Image]) throws -> Image {
         guard let first = planes.first else { throw ImagingError(.emptyInput, "no planes to stack") }
