@@ -71,6 +71,11 @@ for side in [512, 2048] where side <= options.size {
     texture[String(side)] = tilePath
     let input = ExtractionInput(image: .uint8(tile))
     results["glcm_\(side)"] = try time(options.repeats) { _ = try glcm.run(input, imageSHA256: "") }
+    for (points, radius) in [(8, 1), (16, 2)] {
+        let lbp = try ExtractorRegistry.standard.configure(
+            "lbp", text: ["points": String(points), "radius": String(radius), "method": "uniform"])
+        results["lbp_p\(points)_r\(radius)_\(side)"] = try time(options.repeats) { _ = try lbp.run(input, imageSHA256: "") }
+    }
 }
 
 let json = try JSONSerialization.data(

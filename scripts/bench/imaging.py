@@ -11,7 +11,7 @@ import time
 import numpy as np
 import skimage
 from skimage import color, filters, io
-from skimage.feature import graycomatrix, graycoprops
+from skimage.feature import graycomatrix, graycoprops, local_binary_pattern
 
 GLCM_PROPS = ["contrast", "dissimilarity", "homogeneity", "ASM", "energy", "correlation", "mean", "variance", "std", "entropy"]
 
@@ -82,6 +82,20 @@ def main():
         ref = median_time(reference_glcm, args.repeats)
         ours = karyon["seconds"][f"glcm_{side}"]
         print(f"{side + '²':14} {ref:8.4f} {ours:9.4f} {ref / ours:8.1f}×")
+    print()
+
+    print("Texture: lbp, method uniform, normalised histogram of the codes, 8-bit gray")
+    print(f"reference: local_binary_pattern + np.histogram (scikit-image {skimage.__version__})\n")
+    print(f"{'image':14} {'P, R':8} {'ref s':>8} {'karyon s':>9} {'speed-up':>9}")
+    for side, path in sorted(karyon["texture_images"].items(), key=lambda kv: int(kv[0])):
+        gray = io.imread(path)
+        for points, radius in ((8, 1), (16, 2)):
+            def reference_lbp():
+                codes = local_binary_pattern(gray, points, radius, "uniform")
+                return np.histogram(codes, bins=points + 2, range=(0, points + 2))[0] / codes.size
+            ref = median_time(reference_lbp, args.repeats)
+            ours = karyon["seconds"][f"lbp_p{points}_r{radius}_{side}"]
+            print(f"{side + '²':14} {f'{points}, {radius}':8} {ref:8.4f} {ours:9.4f} {ref / ours:8.1f}×")
     print()
 
 

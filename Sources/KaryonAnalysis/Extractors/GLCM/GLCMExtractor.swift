@@ -80,14 +80,8 @@ public struct GLCMExtractor: Extractor {
         guard image.width >= 2 || image.height >= 2 else {
             throw ExtractorError(.invalidInput, "glcm needs an image with at least two pixels in a row or column, got \(image.width)×\(image.height)")
         }
-        let values = try greyLevels(image)
-        var mask: [UInt8]?
-        if let m = input.mask {
-            mask = m.pixels
-            guard mask!.contains(where: { $0 != 0 }) else {
-                throw ExtractorError(.invalidInput, "glcm: the mask selects no pixel; give a mask with nonzero pixels")
-            }
-        }
+        let values = try GreyLevels.quantized(image, levels: levels, quantize: quantize, extractor: "glcm")
+        let mask = try input.maskSamples("glcm")
         var offsets: [PixelOffset] = []
         for d in distances {
             for a in angles { offsets.append(PixelOffset(distance: d, angleDegrees: a)) }
@@ -110,57 +104,6 @@ public struct GLCMExtractor: Extractor {
                 }
                 out.append("\(p.rawValue)_d\(d)_mean", sum / Double(angles.count))
             }
-        }
-        return out
-    }
-
-    /// The image as integer grey levels `< levels`.
-    func greyLevels(_ image: AnyImage) throws -> [UInt16] {
-        switch image {
-        case .uint8(let i) where i.colorChannels == 1:
-            return try scaled(i.channel(0).pixels.map(UInt16.init), range: 256)
-        case .uint16(let i) where i.colorChannels == 1:
-            return try scaled(i.channel(0).pixels, range: 65536)
-        case .uint8(let i):
-            return try scaled(Self.ubyteGray(i), range: 256)
-        case .uint16(let i):
-            return try scaled(Self.ubyteGray(i), range: 256)
-        case .float32(let i):
-            return try scaled(Self.ubyteGray(i), range: 256)
-        }
-    }
-
-    func scaled(_ v: [UInt16], range: Int) throws -> [UInt16] {
-        if quantize && levels < range {
-            return v.map { UInt16(Int($0) * levels / range) }
-        }
-        if let m = v.max(), Int(m) >= levels {
-            throw ExtractorError(
-                .invalidInput,
-                "glcm: the image has grey level \(m) but levels is \(levels); raise levels above \(m) or turn quantize on")
-        }
-        return v
-    }
-
-    /// scikit-image `img_as_ubyte(rgb2gray(img_as_float(image)))`: float64 luminance, `rint(255·g)`.
-    static func ubyteGray<P: PixelComponent>(_ image: Image<P>) throws -> [UInt16] {
-        let scale = P.nominalMax
-        let c = image.channels
-        let samples = image.pixels
-        var out = [UInt16](repeating: 0, count: image.pixelCount)
-        for i in 0..<image.pixelCount {
-            let g: Double
-            if image.colorChannels == 1 {
-                g = samples[i * c].doubleValue / scale
-            } else {
-                let r = samples[i * c].doubleValue / scale, gg = samples[i * c + 1].doubleValue / scale
-                let b = samples[i * c + 2].doubleValue / scale
-                g = r * 0.2125 + gg * 0.7154 + b * 0.0721
-            }
-            guard g >= -1e-12, g <= 1 + 1e-12 else {
-                throw ExtractorError(.invalidInput, "glcm: float images must lie in 0…1 (found \(g)); rescale first")
-            }
-            out[i] = UInt16(max(0, min(255, (g * 255).rounded(.toNearestOrEven))))
         }
         return out
     }

@@ -1,0 +1,99 @@
+import KaryonImaging
+
+/// The grey image the texture extractors read, prepared as scikit-image users prepare one.
+///
+/// RGB(A) becomes `img_as_ubyte(rgb2gray(img_as_float(image)))`: BT.709 luminance in float64,
+/// then `rint(255·g)` (0 … 255). Gray 8- and 16-bit images keep their values; gray float images
+/// keep their values for ``gray(_:extractor:)`` (LBP), or must lie in 0 … 1 and become 8-bit
+/// like RGB for the co-occurrence extractors.
+enum GreyLevels {
+    /// Integer grey levels `< levels` for a co-occurrence matrix.
+    ///
+    /// With `quantize` and `levels` below the type's range, an 8-bit value v becomes `v·levels/256`
+    /// and a 16-bit one `v·levels/65536` (integer division); otherwise every value must already be
+    /// below `levels`.
+    /// - Throws: ``ExtractorError`` (`invalidInput`) naming `extractor` when a value is too large.
+    static func quantized(_ image: AnyImage, levels: Int, quantize: Bool, extractor: String) throws -> [UInt16] {
+        let (values, range): ([UInt16], Int)
+        switch image {
+        case .uint8(let i) where i.colorChannels == 1: (values, range) = (try i.channel(0).pixels.map(UInt16.init), 256)
+        case .uint16(let i) where i.colorChannels == 1: (values, range) = (try i.channel(0).pixels, 65536)
+        case .uint8(let i): (values, range) = (try ubyteGray(i, extractor), 256)
+        case .uint16(let i): (values, range) = (try ubyteGray(i, extractor), 256)
+        case .float32(let i): (values, range) = (try ubyteGray(i, extractor), 256)
+        }
+        if quantize && levels < range {
+            return values.map { UInt16(Int($0) * levels / range) }
+        }
+        if let m = values.max(), Int(m) >= levels {
+            throw ExtractorError(
+                .invalidInput,
+                "\(extractor): the image has grey level \(m) but levels is \(levels); raise levels above \(m) or turn quantize on")
+        }
+        return values
+    }
+
+    /// The single grey channel LBP reads: gray images as they are (8-bit 0–255, 16-bit 0–65535,
+    /// float as stored, finite), RGB(A) as 8-bit luminance.
+    static func gray(_ image: AnyImage, extractor: String) throws -> AnyImage {
+        func ubyte<P: PixelComponent>(_ i: Image<P>) throws -> AnyImage {
+            .uint8(try Image(width: i.width, height: i.height, channels: 1,
+                             pixels: try ubyteGray(i, extractor).map { UInt8($0) }))
+        }
+        switch image {
+        case .uint8(let i) where i.colorChannels == 1: return .uint8(try i.channel(0))
+        case .uint16(let i) where i.colorChannels == 1: return .uint16(try i.channel(0))
+        case .float32(let i) where i.colorChannels == 1:
+            let g = try i.channel(0)
+            guard g.withUnsafeSamples({ $0.allSatisfy(\.isFinite) }) else {
+                throw ExtractorError(.invalidInput, "\(extractor): the image holds NaN or infinite values")
+            }
+            return .float32(g)
+        case .uint8(let i): return try ubyte(i)
+        case .uint16(let i): return try ubyte(i)
+        case .float32(let i): return try ubyte(i)
+        }
+    }
+
+    /// scikit-image `img_as_ubyte(rgb2gray(img_as_float(image)))`: float64 luminance, `rint(255·g)`.
+    static func ubyteGray<P: PixelComponent>(_ image: Image<P>, _ extractor: String) throws -> [UInt16] {
+        let scale = P.nominalMax
+        let c = image.channels
+        let samples = image.contiguous().pixels
+        var out = [UInt16](repeating: 0, count: image.pixelCount)
+        for i in 0..<image.pixelCount {
+            let g: Double
+            if image.colorChannels == 1 {
+                g = samples[i * c].doubleValue / scale
+            } else {
+                let r = samples[i * c].doubleValue / scale, gg = samples[i * c + 1].doubleValue / scale
+                let b = samples[i * c + 2].doubleValue / scale
+                g = r * 0.2125 + gg * 0.7154 + b * 0.0721
+            }
+            guard g >= -1e-12, g <= 1 + 1e-12 else {
+                throw ExtractorError(.invalidInput, "\(extractor): float images must lie in 0…1 (found \(g)); rescale first")
+            }
+            out[i] = UInt16(max(0, min(255, (g * 255).rounded(.toNearestOrEven))))
+        }
+        return out
+    }
+}
+
+extension ExtractionInput {
+    /// The mask's samples (nonzero = inside), or nil without a mask.
+    /// - Throws: ``ExtractorError`` (`invalidInput`) naming `extractor` for a mask of the wrong
+    ///   size or channel count, or one that selects no pixel.
+    func maskSamples(_ extractor: String) throws -> [UInt8]? {
+        guard let mask else { return nil }
+        do {
+            try checkMask(mask, for: image.width, image.height)
+        } catch let e as ImagingError {
+            throw ExtractorError(.invalidInput, "\(extractor): \(e.message)")
+        }
+        let samples = mask.pixels
+        guard samples.contains(where: { $0 != 0 }) else {
+            throw ExtractorError(.invalidInput, "\(extractor): the mask selects no pixel; give a mask with nonzero pixels")
+        }
+        return samples
+    }
+}
