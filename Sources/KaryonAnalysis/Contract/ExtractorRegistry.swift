@@ -14,6 +14,7 @@ public struct ExtractorRegistry: Sendable {
     public static let standard = ExtractorRegistry([
         IntensityExtractor.self,
         GLCMExtractor.self,
+        HaralickExtractor.self,
         LBPExtractor.self,
     ])
 

@@ -79,6 +79,16 @@ public enum GLCM {
         values: [UInt16], width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
         mask: [UInt8]? = nil
     ) throws -> [[GLCMProperty: Double]] {
+        try statistics(values: values, width: width, height: height, levels: levels, offsets: offsets,
+                       symmetric: symmetric, mask: mask, marginals: false).map { $0.properties() }
+    }
+
+    /// Exact sums over the matrix of every offset (see ``properties(values:width:height:levels:offsets:symmetric:mask:)``
+    /// for the arguments); `marginals` also collects the sum histogram and both marginals.
+    static func statistics(
+        values: [UInt16], width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
+        mask: [UInt8]?, marginals: Bool
+    ) throws -> [Statistics] {
         guard width * height == values.count else {
             throw ImagingError(.sizeMismatch, "expected \(width)×\(height) grey levels, got \(values.count)")
         }
@@ -93,7 +103,7 @@ public enum GLCM {
                 .invalidArgument,
                 "the image has grey level \(maxValue) but levels is \(levels); raise levels above the maximum or quantise")
         }
-        var results = [[GLCMProperty: Double]](repeating: [:], count: offsets.count)
+        var results = [Statistics?](repeating: nil, count: offsets.count)
         var failure: ImagingError?
         let lock = NSLock()
         results.withUnsafeMutableBufferPointer { resultBuffer in
@@ -104,8 +114,8 @@ public enum GLCM {
             parallelChunks(offsets.count, minimumChunk: 1) { range in
                 for k in range {
                     let stats = levels <= denseLevelLimit
-                        ? denseStatistics(vp.value, width, height, levels, offsets[k], symmetric, mp.value)
-                        : sparseStatistics(vp.value, width, height, levels, offsets[k], symmetric, mp.value)
+                        ? denseStatistics(vp.value, width, height, levels, offsets[k], symmetric, mp.value, marginals)
+                        : sparseStatistics(vp.value, width, height, levels, offsets[k], symmetric, mp.value, marginals)
                     if stats.pairs == 0 {
                         lock.withLock {
                             failure = ImagingError(
@@ -115,13 +125,13 @@ public enum GLCM {
                         }
                         continue
                     }
-                    out[k] = stats.properties()
+                    out[k] = stats
                 }
             }
         }
         }
         if let failure { throw failure }
-        return results
+        return results.map { $0! }
     }
 
     /// Exact integer sums over the matrix cells, from which every property follows.
@@ -134,13 +144,32 @@ public enum GLCM {
         var sumI: UInt64 = 0, sumI2: UInt64 = 0
         var sumJ: UInt64 = 0, sumJ2: UInt64 = 0
         var sumIJ: UInt64 = 0
+        /// With marginals: counts by i + j, by row i and by column j.
+        var bySum: [UInt64] = [], rows: [UInt64] = [], columns: [UInt64] = []
+        /// With marginals: Σ c·log₂c.
+        var sumCLog2C: Double = 0
+        let marginals: Bool
 
-        init(levels: Int) { byDifference = [UInt64](repeating: 0, count: levels) }
+        init(levels: Int, marginals: Bool = false) {
+            byDifference = [UInt64](repeating: 0, count: levels)
+            self.marginals = marginals
+            if marginals {
+                bySum = [UInt64](repeating: 0, count: 2 * levels - 1)
+                rows = [UInt64](repeating: 0, count: levels)
+                columns = rows
+            }
+        }
 
         @inline(__always)
         mutating func add(_ i: Int, _ j: Int, _ c: UInt64) {
             pairs += c
             byDifference[abs(i - j)] += c
+            if marginals {
+                bySum[i + j] += c
+                sumCLog2C += Double(c) * log2(Double(c))
+                rows[i] += c
+                columns[j] += c
+            }
             sumSquares += c * c
             sumCLogC += Double(c) * log(Double(c))
             let ui = UInt64(i), uj = UInt64(j)
@@ -220,13 +249,13 @@ public enum GLCM {
 
     static func denseStatistics(
         _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
-        _ symmetric: Bool, _ mask: [UInt8]?
+        _ symmetric: Bool, _ mask: [UInt8]?, _ marginals: Bool
     ) -> Statistics {
         var counts = [UInt32](repeating: 0, count: levels * levels)
         counts.withUnsafeMutableBufferPointer { cp in
             forEachPair(v, width, height, offset, mask) { i, j in cp[i * levels + j] &+= 1 }
         }
-        var stats = Statistics(levels: levels)
+        var stats = Statistics(levels: levels, marginals: marginals)
         counts.withUnsafeBufferPointer { cp in
             if symmetric {
                 for i in 0..<levels {
@@ -254,7 +283,7 @@ public enum GLCM {
 
     static func sparseStatistics(
         _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
-        _ symmetric: Bool, _ mask: [UInt8]?
+        _ symmetric: Bool, _ mask: [UInt8]?, _ marginals: Bool
     ) -> Statistics {
         var keys: [UInt32] = []
         keys.reserveCapacity(width * height * (symmetric ? 2 : 1))
@@ -263,7 +292,7 @@ public enum GLCM {
             if symmetric { keys.append(UInt32(j) << 16 | UInt32(i)) }
         }
         keys.sort()
-        var stats = Statistics(levels: levels)
+        var stats = Statistics(levels: levels, marginals: marginals)
         var k = 0
         while k < keys.count {
             var e = k + 1
