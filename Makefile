@@ -29,6 +29,7 @@ release: bootstrap
 fixtures:
 	$$(scripts/pyenv) scripts/fixtures/make_imaging_fixtures.py
 	$$(scripts/pyenv) scripts/fixtures/make_texture_fixtures.py
+	$$(scripts/pyenv) scripts/fixtures/make_color_fixtures.py
 
 clean:
 	rm -rf .build

@@ -16,6 +16,7 @@ public struct ExtractorRegistry: Sendable {
         GLCMExtractor.self,
         HaralickExtractor.self,
         LBPExtractor.self,
+        ColorExtractor.self,
     ])
 
     public var descriptors: [ExtractorDescriptor] { types.map { $0.descriptor } }

@@ -54,19 +54,10 @@ public struct Histogram: Sendable, Equatable {
             first -= 0.5
             last += 0.5
         }
-        // np.linspace(first, last, nbins + 1) and NumPy's bin search (histograms.py).
-        let step = (last - first) / Double(nbins)
-        var edges = (0...nbins).map { first + Double($0) * step }
-        edges[nbins] = last
-        let norm = Double(nbins) / (last - first)
+        let bins = try UniformBins(count: nbins, lower: first, upper: last)
         var counts = [Int](repeating: 0, count: nbins)
-        for v in values {
-            var i = Int((v - first) * norm)
-            if i == nbins { i -= 1 }
-            if v < edges[i] { i -= 1 } else if i != nbins - 1, v >= edges[i + 1] { i += 1 }
-            counts[i] += 1
-        }
-        self.init(counts: counts, binCenters: (0..<nbins).map { (edges[$0] + edges[$0 + 1]) / 2 })
+        for v in values { counts[bins.index(of: v)!] += 1 }
+        self.init(counts: counts, binCenters: (0..<nbins).map { (bins.edges[$0] + bins.edges[$0 + 1]) / 2 })
     }
 
     /// Cumulative distribution: running count over total, as scikit-image's `cumulative_distribution`.
