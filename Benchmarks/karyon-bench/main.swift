@@ -9,6 +9,8 @@ struct Options {
     var repeats = 5
     var out = ".build-bench"
     var sigma = 2.0
+    /// Only kernels whose result key starts with this prefix (for profiling one kernel).
+    var only = ""
 }
 
 func parse() -> Options {
@@ -20,6 +22,7 @@ func parse() -> Options {
         case "--repeats": o.repeats = Int(args.next() ?? "") ?? o.repeats
         case "--out": o.out = args.next() ?? o.out
         case "--sigma": o.sigma = Double(args.next() ?? "") ?? o.sigma
+        case "--only": o.only = args.next() ?? ""
         default:
             FileHandle.standardError.write(Data("karyon-bench: unknown argument \(a)\n".utf8))
             exit(2)
@@ -28,7 +31,13 @@ func parse() -> Options {
     return o
 }
 
-/// Median wall time in seconds of `repeats` runs after one warm-up run.
+/// Records under `key` the median wall time in seconds of `repeats` runs after one warm-up run,
+/// unless `--only` excludes the key.
+func measure(_ key: String, _ body: () throws -> Void) rethrows {
+    guard key.hasPrefix(options.only) else { return }
+    results[key] = try time(options.repeats, body)
+}
+
 func time(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
     try body()
     var samples: [Double] = []
@@ -41,6 +50,7 @@ func time(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
 }
 
 let options = parse()
+nonisolated(unsafe) var results: [String: Double] = [:]
 var spec = SyntheticFieldSpec()
 spec.width = options.size
 spec.height = options.size
@@ -52,17 +62,17 @@ try ImageCodec.write(.uint8(field.image), to: path)
 // Decode the file as the reference does, so both sides work on identical pixels.
 guard case .uint8(let image) = try ImageCodec.decode(file: path) else { fatalError("expected 8-bit RGB") }
 
-var results: [String: Double] = [:]
-results["deconvolution_skimage_hed"] = try time(options.repeats) {
+try measure("deconvolution_skimage_hed") {
     _ = try deconvolveStains(image, matrix: .scikitImageHED, convention: .scikitImage)
 }
-results["deconvolution_qupath_hdab"] = try time(options.repeats) { _ = try deconvolveStains(image, matrix: .qupathHDAB) }
-results["gaussian"] = try time(options.repeats) { _ = try gaussianBlur(image, sigma: options.sigma) }
-results["rgb2gray"] = time(options.repeats) { _ = rgbToGray(image) }
+try measure("deconvolution_qupath_hdab") { _ = try deconvolveStains(image, matrix: .qupathHDAB) }
+try measure("gaussian") { _ = try gaussianBlur(image, sigma: options.sigma) }
+measure("rgb2gray") { _ = rgbToGray(image) }
 
 // Texture: glcm with all ten properties, 4 angles, d = 1, 256 levels on 8-bit gray fields.
 let gray8 = rgbToGray(image).map { UInt8(clampingNative: $0 * 255) }
 let glcm = try ExtractorRegistry.standard.configure("glcm")
+let haralick = try ExtractorRegistry.standard.configure("haralick")
 var texture: [String: String] = [:]
 for side in [512, 2048] where side <= options.size {
     let tile = try gray8.cropped(x: 0, y: 0, width: side, height: side).contiguous()
@@ -70,11 +80,12 @@ for side in [512, 2048] where side <= options.size {
     try ImageCodec.write(.uint8(tile), to: tilePath)
     texture[String(side)] = tilePath
     let input = ExtractionInput(image: .uint8(tile))
-    results["glcm_\(side)"] = try time(options.repeats) { _ = try glcm.run(input, imageSHA256: "") }
+    try measure("glcm_\(side)") { _ = try glcm.run(input, imageSHA256: "") }
+    try measure("haralick_\(side)") { _ = try haralick.run(input, imageSHA256: "") }
     for (points, radius) in [(8, 1), (16, 2)] {
         let lbp = try ExtractorRegistry.standard.configure(
             "lbp", text: ["points": String(points), "radius": String(radius), "method": "uniform"])
-        results["lbp_p\(points)_r\(radius)_\(side)"] = try time(options.repeats) { _ = try lbp.run(input, imageSHA256: "") }
+        try measure("lbp_p\(points)_r\(radius)_\(side)") { _ = try lbp.run(input, imageSHA256: "") }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KaryonImaging
 import KaryonTestSupport
 import Testing
 
@@ -80,6 +81,23 @@ struct CLITests {
         #expect(lines[0].hasPrefix("image,sha256,width,height,intensity.mean_r"))
     }
 
+    @Test("analyze runs every texture and colour extractor on one image, with a mask, in one CSV row")
+    func allExtractors() throws {
+        let r = try KaryonProcess.run([
+            "analyze", fixtures + "/ihc-rgb.png", "--mask", fixtures + "/mask-disk.png", "--format", "csv",
+            "--extractor", "glcm", "--extractor", "haralick", "--extractor", "lbp", "--extractor", "color",
+            "--param", "color.spaces=rgb,hsv,stain", "--param", "lbp.points=16", "--param", "lbp.radius=2",
+        ])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        let header = lines[0].split(separator: ","), row = lines[1].split(separator: ",")
+        #expect(header.count == row.count)
+        for column in ["glcm.contrast_d1_a0", "haralick.imc2_d1_range", "lbp.code_17", "color.dab_skewness", "color.hue_hist_15"] {
+            #expect(header.contains(Substring(column)), "missing \(column)")
+        }
+    }
+
     @Test("analyze with a mask changes the result")
     func mask() throws {
         let plain = try KaryonProcess.run(["analyze", fixtures + "/ihc-rgb.png", "--extractor", "intensity"])
@@ -114,6 +132,13 @@ struct CLITests {
         try expectOneLineError(["analyze", good, "--extractor", "intensity", "--param", "intensity.exclude_above=7"], mentioning: "maximum")
         try expectOneLineError(["analyze", good, "--extractor", "intensity", "--param", "intensity.exclude_above=high"], mentioning: "number")
         try expectOneLineError(["analyze", good, "--extractor", "intensity", "--pixel-size=-3"], mentioning: "pixel-size")
+        try expectOneLineError(["analyze", good, "--extractor", "glcm", "--param", "glcm.levels=8", "--param", "glcm.quantize=false"],
+                               mentioning: "levels")
+        try expectOneLineError(["analyze", good, "--extractor", "haralick", "--param", "haralick.distances=near"], mentioning: "integer")
+        try expectOneLineError(["analyze", good, "--extractor", "lbp", "--param", "lbp.radius=wide"], mentioning: "number")
+        let emptyMask = dir + "/empty-mask.png"
+        try ImageCodec.write(.uint8(Image(width: 64, height: 48, channels: 1, repeating: 0)), to: emptyMask)
+        try expectOneLineError(["analyze", good, "--extractor", "color", "--mask", emptyMask], mentioning: "mask")
         try expectOneLineError(["info", dir + "/missing.tif"], mentioning: "no such file")
     }
 

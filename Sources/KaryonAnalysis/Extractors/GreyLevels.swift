@@ -16,8 +16,8 @@ enum GreyLevels {
     static func quantized(_ image: AnyImage, levels: Int, quantize: Bool, extractor: String) throws -> [UInt16] {
         let (values, range): ([UInt16], Int)
         switch image {
-        case .uint8(let i) where i.colorChannels == 1: (values, range) = (try i.channel(0).pixels.map(UInt16.init), 256)
-        case .uint16(let i) where i.colorChannels == 1: (values, range) = (try i.channel(0).pixels, 65536)
+        case .uint8(let i) where i.colorChannels == 1: (values, range) = (firstChannel(i), 256)
+        case .uint16(let i) where i.colorChannels == 1: (values, range) = (firstChannel(i), 65536)
         case .uint8(let i): (values, range) = (try ubyteGray(i, extractor), 256)
         case .uint16(let i): (values, range) = (try ubyteGray(i, extractor), 256)
         case .float32(let i): (values, range) = (try ubyteGray(i, extractor), 256)
@@ -25,12 +25,23 @@ enum GreyLevels {
         if quantize && levels < range {
             return values.map { UInt16(Int($0) * levels / range) }
         }
-        if let m = values.max(), Int(m) >= levels {
+        if levels < range, let m = values.max(), Int(m) >= levels {
             throw ExtractorError(
                 .invalidInput,
                 "\(extractor): the image has grey level \(m) but levels is \(levels); raise levels above \(m) or turn quantize on")
         }
         return values
+    }
+
+    /// Channel 0 of a gray (or gray + alpha) integer image as 16-bit levels, in one pass.
+    static func firstChannel<P: PixelComponent & FixedWidthInteger>(_ image: Image<P>) -> [UInt16] {
+        let c = image.channels
+        return image.withUnsafeSamples { s in
+            [UInt16](unsafeUninitializedCapacity: image.pixelCount) { out, count in
+                for k in 0..<image.pixelCount { out[k] = UInt16(truncatingIfNeeded: s[k * c]) }
+                count = image.pixelCount
+            }
+        }
     }
 
     /// The single grey channel LBP reads: gray images as they are (8-bit 0–255, 16-bit 0–65535,

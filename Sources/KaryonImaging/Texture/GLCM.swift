@@ -166,12 +166,12 @@ public enum GLCM {
             byDifference[abs(i - j)] += c
             if marginals {
                 bySum[i + j] += c
-                sumCLog2C += Double(c) * log2(Double(c))
+                sumCLog2C += c < UInt64(cLog2CTable.count) ? cLog2CTable[Int(c)] : Double(c) * log2(Double(c))
                 rows[i] += c
                 columns[j] += c
             }
             sumSquares += c * c
-            sumCLogC += Double(c) * log(Double(c))
+            sumCLogC += c < UInt64(cLogCTable.count) ? cLogCTable[Int(c)] : Double(c) * log(Double(c))
             let ui = UInt64(i), uj = UInt64(j)
             sumI += c * ui
             sumI2 += c * ui * ui
@@ -210,6 +210,11 @@ public enum GLCM {
             ]
         }
     }
+
+    /// `c·ln c` and `c·log₂c` for small counts, the very values the formula gives (0 for c = 0):
+    /// most matrix cells hold small counts, and a table read costs far less than a logarithm.
+    static let cLogCTable: [Double] = (0..<4096).map { $0 == 0 ? 0 : Double($0) * log(Double($0)) }
+    static let cLog2CTable: [Double] = (0..<4096).map { $0 == 0 ? 0 : Double($0) * log2(Double($0)) }
 
     /// Converts a 128-bit integer to the nearest `Double`.
     static func double(_ x: Int128) -> Double {
