@@ -30,6 +30,7 @@ fixtures:
 	$$(scripts/pyenv) scripts/fixtures/make_imaging_fixtures.py
 	$$(scripts/pyenv) scripts/fixtures/make_texture_fixtures.py
 	$$(scripts/pyenv) scripts/fixtures/make_color_fixtures.py
+	$$(scripts/pyenv) scripts/fixtures/make_segmentation_fixtures.py
 
 clean:
 	rm -rf .build
