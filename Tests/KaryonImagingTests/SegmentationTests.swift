@@ -108,3 +108,76 @@ struct SegmentationTests {
         #expect(try watershed([Double](repeating: 0, count: 16), markers: markers).count == 0)
     }
 }
+
+@Suite("Region properties against scikit-image 0.26 regionprops")
+struct RegionPropertiesTests {
+    static let fixture: [String: [[String: JSONValue]]] = {
+        let data = try! Data(contentsOf: URL(fileURLWithPath: Fixtures.path("segmentation/regionprops.json")))
+        return try! JSONDecoder().decode([String: [[String: JSONValue]]].self, from: data)
+    }()
+
+    enum JSONValue: Decodable {
+        case number(Double), list([JSONValue])
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let d = try? c.decode(Double.self) { self = .number(d) } else { self = .list(try c.decode([JSONValue].self)) }
+        }
+        var flat: [Double] {
+            switch self {
+            case .number(let d): [d]
+            case .list(let l): l.flatMap(\.flat)
+            }
+        }
+        var number: Double { flat[0] }
+    }
+
+    func check(_ labelsFile: String, intensity: Image<Float>, tolerance: Double) throws {
+        let labels = try LabelImage(width: intensity.width, height: intensity.height,
+                                    labels: try SegmentationTests.labels(labelsFile))
+        let props = try labels.regionProperties(intensity: intensity)
+        let expected = Self.fixture[labelsFile]!
+        #expect(props.count == expected.count)
+        func near(_ a: Double, _ b: Double, _ tol: Double = 1e-9) -> Bool { abs(a - b) <= tol * max(1, abs(b)) }
+        for (p, e) in zip(props, expected) {
+            let name = "\(labelsFile) label \(p.label)"
+            #expect(Double(p.label) == e["label"]!.number)
+            #expect(Double(p.area) == e["area"]!.number, "\(name) area")
+            #expect([p.minRow, p.minColumn, p.maxRow, p.maxColumn].map(Double.init) == e["bbox"]!.flat, "\(name) bbox")
+            #expect(zip([p.centroidRow, p.centroidColumn], e["centroid"]!.flat).allSatisfy { near($0, $1) }, "\(name) centroid")
+            #expect(near(p.perimeter, e["perimeter"]!.number), "\(name) perimeter \(p.perimeter) vs \(e["perimeter"]!.number)")
+            let mu = e["moments_central"]!.flat  // 4×4, row-major: mu[r][c]
+            #expect(near(p.mu20, mu[8]) && near(p.mu02, mu[2]) && near(p.mu11, mu[5]), "\(name) moments")
+            #expect(near(p.majorAxisLength, e["axis_major_length"]!.number), "\(name) major")
+            #expect(near(p.minorAxisLength, e["axis_minor_length"]!.number, 1e-7), "\(name) minor \(p.minorAxisLength)")
+            #expect(near(p.eccentricity, e["eccentricity"]!.number, 1e-7), "\(name) eccentricity")
+            #expect(near(p.orientation, e["orientation"]!.number), "\(name) orientation \(p.orientation) vs \(e["orientation"]!.number)")
+            #expect(near(p.equivalentDiameter, e["equivalent_diameter_area"]!.number), "\(name) diameter")
+            #expect(near(p.extent, e["extent"]!.number), "\(name) extent")
+            let s = p.intensity[0]
+            #expect(near(s.mean, e["intensity_mean"]!.number, tolerance), "\(name) mean")
+            #expect(near(s.min, e["intensity_min"]!.number, tolerance) && near(s.max, e["intensity_max"]!.number, tolerance))
+            #expect(near(s.std, e["intensity_std"]!.number, tolerance), "\(name) std")
+        }
+    }
+
+    @Test("blobs: shape and intensity of every 8-connected region")
+    func blobs() throws {
+        let noise = try Fixtures.npy("segmentation/noise-64x64.npy").values.map(Float.init)
+        try check("blobs-label8.png", intensity: try Image(width: 64, height: 64, channels: 1, pixels: noise), tolerance: 1e-9)
+    }
+
+    @Test("watershed-split discs with the camera crop as intensity (Float32 vs float64 intensities)")
+    func discs() throws {
+        let camera = try Fixtures.rgb8("segmentation/camera-64x48.png").map { Float($0) / 255 }
+        try check("discs-watershed-c1-k0.png", intensity: camera, tolerance: 1e-6)
+    }
+
+    @Test("literal: a 3×3 square has area 9, perimeter 8, circularity capped at 1, extent 1")
+    func square() throws {
+        var labels = [Int32](repeating: 0, count: 25)
+        for y in 1...3 { for x in 1...3 { labels[y * 5 + x] = 1 } }
+        let p = try LabelImage(width: 5, height: 5, labels: labels).regionProperties()[0]
+        #expect(p.area == 9 && p.perimeter == 8 && p.extent == 1 && p.circularity == 1)
+        #expect(p.centroidRow == 2 && p.centroidColumn == 2 && p.eccentricity == 0)
+    }
+}
