@@ -69,6 +69,18 @@ struct SegmentationTests {
         #expect(firstMismatch(asDouble(opened), try Self.values("camera-open-reconstruct-r4.npy"), absolute: 1e-7) == nil)
     }
 
+    @Test("Laplacian of Gaussian equals ndimage.gaussian_laplace (reflect edges)", arguments: [1.5, 3.0])
+    func laplacian(sigma: Double) throws {
+        let camera = try Fixtures.rgb8("segmentation/camera-64x48.png")
+        let log = try laplacianOfGaussian(camera, sigma: sigma).pixels.map(Double.init)
+        let expected = try Self.values("camera-log-s\(sigma == 3 ? "3" : "1.5").npy")
+        #expect(firstMismatch(log, expected, absolute: 2e-6) == nil)
+        // Property: a constant image gives one uniform, near-zero response (not exactly 0: the
+        // kernel is truncated at 4σ, as SciPy's is).
+        let flat = try laplacianOfGaussian(Image<UInt8>(width: 9, height: 7, channels: 1, repeating: 100), sigma: sigma).pixels
+        #expect(flat.allSatisfy { abs($0 - flat[0]) < 1e-7 && abs($0) < 1e-3 })
+    }
+
     @Test("regional maxima (plateaus strictly above their neighbours)")
     func maxima() throws {
         let camera = try Fixtures.rgb8("segmentation/camera-64x48.png")
