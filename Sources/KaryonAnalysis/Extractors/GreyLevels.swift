@@ -45,7 +45,7 @@ enum GreyLevels {
     }
 
     /// The single grey channel LBP reads: gray images as they are (8-bit 0–255, 16-bit 0–65535,
-    /// float as stored, finite), RGB(A) as 8-bit luminance.
+    /// float as stored; LBP refuses non-finite values), RGB(A) as 8-bit luminance.
     static func gray(_ image: AnyImage, extractor: String) throws -> AnyImage {
         func ubyte<P: PixelComponent>(_ i: Image<P>) throws -> AnyImage {
             .uint8(try Image(width: i.width, height: i.height, channels: 1,
@@ -54,12 +54,7 @@ enum GreyLevels {
         switch image {
         case .uint8(let i) where i.colorChannels == 1: return .uint8(try i.channel(0))
         case .uint16(let i) where i.colorChannels == 1: return .uint16(try i.channel(0))
-        case .float32(let i) where i.colorChannels == 1:
-            let g = try i.channel(0)
-            guard g.withUnsafeSamples({ $0.allSatisfy(\.isFinite) }) else {
-                throw ExtractorError(.invalidInput, "\(extractor): the image holds NaN or infinite values")
-            }
-            return .float32(g)
+        case .float32(let i) where i.colorChannels == 1: return .float32(try i.channel(0))
         case .uint8(let i): return try ubyte(i)
         case .uint16(let i): return try ubyte(i)
         case .float32(let i): return try ubyte(i)

@@ -195,7 +195,6 @@ public enum Morphology {
                 var padded = [Float](repeating: 0, count: w + 2 * radius)
                 var line = [Float](repeating: 0, count: w)
                 for y in rows {
-                    for x in 0..<w { line[x] = src[y * w + x] }  // dy = 0 chord replaced below
                     var first = true
                     for (k, dy) in (-radius...radius).enumerated() {
                         let sy = reflect(y + dy, h)

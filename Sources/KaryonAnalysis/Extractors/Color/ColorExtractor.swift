@@ -117,7 +117,8 @@ public struct ColorExtractor: Extractor {
         if cubeRootSkewness {
             skew = cbrt(m3)
         } else {
-            skew = m2 <= (Double.ulpOfOne * abs(mean)) * (Double.ulpOfOne * abs(mean)) || m2 == 0 ? 0 : m3 / (m2 * m2.squareRoot())
+            // SciPy's test for a constant sample: m₂ ≤ (10·resolution·mean)², resolution = 1e-15.
+            skew = m2 <= (1e-14 * mean) * (1e-14 * mean) || m2 == 0 ? 0 : m3 / (m2 * m2.squareRoot())
         }
         return (mean, m2.squareRoot(), skew)
     }
