@@ -45,9 +45,46 @@ struct CooccurrenceSettings: Sendable {
         a == a.rounded() ? String(Int(a)) : String(a)
     }
 
-    /// Column name stems `d<distance>_a<angle>` grouped by distance, in ``offsets`` order.
-    var directionNames: [[String]] {
-        distances.map { d in angles.map { "d\(d)_a\(Self.angleName($0))" } }
+    /// A per-distance summary over the angles, e.g. the mean.
+    struct Summary: Sendable {
+        let suffix: String
+        let help: String
+        let reduce: @Sendable ([Double]) -> Double
+
+        static let mean = Summary(suffix: "mean", help: "mean over angles") { $0.reduce(0, +) / Double($0.count) }
+        static let range = Summary(suffix: "range", help: "max − min over angles") { $0.max()! - $0.min()! }
+    }
+
+    /// For each name and distance: `<name>_d<d>_a<angle>` for every angle, then
+    /// `<name>_d<d>_<summary>` for each summary.
+    func columns(names: [String], summaries: [Summary]) -> [FeatureColumn] {
+        var columns: [FeatureColumn] = []
+        for name in names {
+            for d in distances {
+                for a in angles {
+                    let angle = Self.angleName(a)
+                    columns.append(FeatureColumn("\(name)_d\(d)_a\(angle)", help: "\(name), distance \(d) px, angle \(angle)°"))
+                }
+                for s in summaries {
+                    columns.append(FeatureColumn("\(name)_d\(d)_\(s.suffix)", help: "\(name), distance \(d) px, \(s.help)"))
+                }
+            }
+        }
+        return columns
+    }
+
+    /// The values for ``columns(names:summaries:)``, in its order; `value(nameIndex, offsetIndex)`
+    /// reads one name at one offset of ``offsets``.
+    func features(names: [String], summaries: [Summary], value: (Int, Int) -> Double) -> FeatureVector {
+        var out = FeatureVector()
+        for (n, name) in names.enumerated() {
+            for (di, d) in distances.enumerated() {
+                let values = angles.indices.map { value(n, di * angles.count + $0) }
+                for (a, v) in zip(angles, values) { out.append("\(name)_d\(d)_a\(Self.angleName(a))", v) }
+                for s in summaries { out.append("\(name)_d\(d)_\(s.suffix)", s.reduce(values)) }
+            }
+        }
+        return out
     }
 
     /// Grey levels and mask samples of an input, checked.

@@ -16,68 +16,76 @@ public func squaredDistanceTransform(width: Int, height: Int, isSource: (Int) ->
     guard grid.contains(0) else { return [Int](repeating: Int.max, count: width * height) }
     grid.withUnsafeMutableBufferPointer { g in
         let shared = SharedMutableBuffer(g.baseAddress!)
-        parallelChunks(width, minimumChunk: 32) { columns in
-            var f = [Int](repeating: 0, count: height), d = f
-            var v = [Int](repeating: 0, count: height)
-            for x in columns {
-                for y in 0..<height { f[y] = shared[y * width + x] }
-                lowerEnvelope(f, &d, &v, infinity)
-                for y in 0..<height { shared[y * width + x] = d[y] }
+        /// The 1-D transform of `lines` lines of `length` samples; sample k of line l is at
+        /// `l·lineStep + k·sampleStep`.
+        func pass(lines: Int, length: Int, lineStep: Int, sampleStep: Int) {
+            parallelChunks(lines, minimumChunk: 32) { chunk in
+                var scratch = EnvelopeScratch(length)
+                for l in chunk {
+                    for k in 0..<length { scratch.f[k] = shared[l * lineStep + k * sampleStep] }
+                    lowerEnvelope(&scratch, infinity)
+                    for k in 0..<length { shared[l * lineStep + k * sampleStep] = scratch.d[k] }
+                }
             }
         }
-        parallelChunks(height, minimumChunk: 32) { rows in
-            var f = [Int](repeating: 0, count: width), d = f
-            var v = [Int](repeating: 0, count: width)
-            for y in rows {
-                for x in 0..<width { f[x] = shared[y * width + x] }
-                lowerEnvelope(f, &d, &v, infinity)
-                for x in 0..<width { shared[y * width + x] = d[x] }
-            }
-        }
+        pass(lines: width, length: height, lineStep: 1, sampleStep: width)  // columns
+        pass(lines: height, length: width, lineStep: width, sampleStep: 1)  // rows
     }
     return grid
 }
 
-/// 1-D squared distance transform d(q) = min_p (q − p)² + f(p) by the lower envelope of parabolas.
-/// Intersections are compared as exact fractions, so the result is exact for integer f.
-@inline(__always)
-func lowerEnvelope(_ f: [Int], _ d: inout [Int], _ v: inout [Int], _ infinity: Int) {
-    let n = f.count
-    // Only finite samples carry parabolas.
-    var k = -1
-    // Intersection of parabolas at q and p (q > p) as numerator / denominator (denominator 2(q − p) > 0).
-    @inline(__always) func beyond(_ q: Int, _ p: Int, _ boundaryNum: Int, _ boundaryDen: Int) -> Bool {
-        // s(q, p) ≤ boundary  ⇔  num·boundaryDen ≤ boundaryNum·den
-        let num = (f[q] + q * q) - (f[p] + p * p), den = 2 * (q - p)
-        return num * boundaryDen <= boundaryNum * den
+/// Buffers for ``lowerEnvelope(_:_:)`` on lines of one length, reused line after line.
+struct EnvelopeScratch {
+    /// Input samples and output distances.
+    var f: [Int], d: [Int]
+    /// Parabola vertices and the start of each one's interval as numerator / denominator.
+    var v: [Int], zNum: [Int], zDen: [Int]
+
+    init(_ n: Int) {
+        f = [Int](repeating: 0, count: n)
+        d = f
+        v = f
+        zNum = [Int](repeating: 0, count: n + 1)
+        zDen = [Int](repeating: 1, count: n + 1)
     }
-    var zNum = [Int](repeating: 0, count: n + 1), zDen = [Int](repeating: 1, count: n + 1)
-    for q in 0..<n where f[q] < infinity {
-        while k >= 0 {
-            let p = v[k]
-            if k > 0 && beyond(q, p, zNum[k], zDen[k]) { k -= 1 } else { break }
+}
+
+/// 1-D squared distance transform d(q) = min_p (q − p)² + f(p) by the lower envelope of parabolas
+/// (finite samples only). Intersections are compared as exact fractions, so the result is exact
+/// for integer f.
+@inline(__always)
+func lowerEnvelope(_ s: inout EnvelopeScratch, _ infinity: Int) {
+    let n = s.f.count
+    var k = -1
+    for q in 0..<n where s.f[q] < infinity {
+        // Pop parabolas whose interval starts at or after the intersection with q's parabola:
+        // s(q, p) ≤ z[k]  ⇔  num·zDen[k] ≤ zNum[k]·den  (den = 2(q − p) > 0).
+        while k > 0 {
+            let p = s.v[k]
+            let num = (s.f[q] + q * q) - (s.f[p] + p * p), den = 2 * (q - p)
+            if num * s.zDen[k] <= s.zNum[k] * den { k -= 1 } else { break }
         }
         if k >= 0 {
-            let p = v[k]
+            let p = s.v[k]
             k += 1
-            v[k] = q
-            zNum[k] = (f[q] + q * q) - (f[p] + p * p)
-            zDen[k] = 2 * (q - p)
+            s.v[k] = q
+            s.zNum[k] = (s.f[q] + q * q) - (s.f[p] + p * p)
+            s.zDen[k] = 2 * (q - p)
         } else {
             k = 0
-            v[0] = q
+            s.v[0] = q
         }
     }
     guard k >= 0 else {
-        for q in 0..<n { d[q] = infinity }
+        for q in 0..<n { s.d[q] = infinity }
         return
     }
     var j = 0
     for q in 0..<n {
-        // Advance while the next intersection lies at or before q: zNum/zDen ≤ q.
-        while j < k && zNum[j + 1] <= q * zDen[j + 1] { j += 1 }
-        let p = v[j]
-        d[q] = (q - p) * (q - p) + f[p]
+        // Advance while the next parabola's interval starts at or before q.
+        while j < k && s.zNum[j + 1] <= q * s.zDen[j + 1] { j += 1 }
+        let p = s.v[j]
+        s.d[q] = (q - p) * (q - p) + s.f[p]
     }
 }
 

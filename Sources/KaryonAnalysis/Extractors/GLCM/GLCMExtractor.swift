@@ -39,16 +39,7 @@ public struct GLCMExtractor: Extractor {
     }
 
     public func columns(for layout: InputLayout) -> [FeatureColumn] {
-        var columns: [FeatureColumn] = []
-        for p in properties {
-            for (d, names) in zip(settings.distances, settings.directionNames) {
-                for (name, a) in zip(names, settings.angles) {
-                    columns.append(FeatureColumn("\(p.rawValue)_\(name)", help: "\(p.rawValue), distance \(d) px, angle \(CooccurrenceSettings.angleName(a))°"))
-                }
-                columns.append(FeatureColumn("\(p.rawValue)_d\(d)_mean", help: "\(p.rawValue), distance \(d) px, mean over angles"))
-            }
-        }
-        return columns
+        settings.columns(names: properties.map(\.rawValue), summaries: [.mean])
     }
 
     public func extract(_ input: ExtractionInput) throws -> FeatureVector {
@@ -61,19 +52,8 @@ public struct GLCMExtractor: Extractor {
         } catch let e as ImagingError {
             throw ExtractorError(.invalidInput, "glcm: \(e.message)")
         }
-        var out = FeatureVector()
-        let perDistance = settings.angles.count
-        for p in properties {
-            for (di, (d, names)) in zip(settings.distances, settings.directionNames).enumerated() {
-                var sum = 0.0
-                for (ai, name) in names.enumerated() {
-                    let v = table[di * perDistance + ai][p]!
-                    sum += v
-                    out.append("\(p.rawValue)_\(name)", v)
-                }
-                out.append("\(p.rawValue)_d\(d)_mean", sum / Double(perDistance))
-            }
+        return settings.features(names: properties.map(\.rawValue), summaries: [.mean]) { n, k in
+            table[k][properties[n]]!
         }
-        return out
     }
 }

@@ -33,17 +33,7 @@ public struct HaralickExtractor: Extractor {
     }
 
     public func columns(for layout: InputLayout) -> [FeatureColumn] {
-        var columns: [FeatureColumn] = []
-        for f in features {
-            for (d, names) in zip(settings.distances, settings.directionNames) {
-                for (name, a) in zip(names, settings.angles) {
-                    columns.append(FeatureColumn("\(f.rawValue)_\(name)", help: "\(f.rawValue), distance \(d) px, angle \(CooccurrenceSettings.angleName(a))°"))
-                }
-                columns.append(FeatureColumn("\(f.rawValue)_d\(d)_mean", help: "\(f.rawValue), distance \(d) px, mean over angles"))
-                columns.append(FeatureColumn("\(f.rawValue)_d\(d)_range", help: "\(f.rawValue), distance \(d) px, max − min over angles"))
-            }
-        }
-        return columns
+        settings.columns(names: features.map(\.rawValue), summaries: [.mean, .range])
     }
 
     public func extract(_ input: ExtractionInput) throws -> FeatureVector {
@@ -56,16 +46,8 @@ public struct HaralickExtractor: Extractor {
         } catch let e as ImagingError {
             throw ExtractorError(.invalidInput, "haralick: \(e.message)")
         }
-        var out = FeatureVector()
-        let perDistance = settings.angles.count
-        for f in features {
-            for (di, (d, names)) in zip(settings.distances, settings.directionNames).enumerated() {
-                let values = (0..<perDistance).map { table[di * perDistance + $0][f]! }
-                for (name, v) in zip(names, values) { out.append("\(f.rawValue)_\(name)", v) }
-                out.append("\(f.rawValue)_d\(d)_mean", values.reduce(0, +) / Double(perDistance))
-                out.append("\(f.rawValue)_d\(d)_range", values.max()! - values.min()!)
-            }
+        return settings.features(names: features.map(\.rawValue), summaries: [.mean, .range]) { n, k in
+            table[k][features[n]]!
         }
-        return out
     }
 }
