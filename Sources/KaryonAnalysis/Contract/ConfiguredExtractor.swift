@@ -20,11 +20,13 @@ public struct ResultIdentity: Sendable, Hashable, Codable {
 }
 
 /// An extractor's output with the identity that produced it.
-public struct ExtractionResult: Sendable, Hashable {
+public struct ExtractionResult: Sendable, Equatable {
     public var identity: ResultIdentity
     public var parameters: ParameterSet
     public var columns: [FeatureColumn]
     public var features: FeatureVector
+    /// The objects found, for object-detecting extractors.
+    public var objects: ObjectTable?
 }
 
 /// An extractor built from validated parameters, ready to run on many images.
@@ -50,15 +52,17 @@ public struct ConfiguredExtractor: Sendable {
             throw ExtractorError(.invalidInput, "pixel size must be a positive number of micrometres below 1000, got \(p)")
         }
         let columns = extractor.columns(for: InputLayout(input.image))
-        let features: FeatureVector
+        let output: ExtractionOutput
         do {
-            features = try extractor.extract(input)
+            output = try extractor.analyze(input)
         } catch let error as ExtractorError {
             throw error
         } catch let error as ImagingError {
             throw ExtractorError(.invalidInput, "\(descriptor.id): \(error.message)")
         }
         let id = descriptor.id
+        let features = output.features
+        try output.objects?.validate(extractor: id)
         guard features.names == columns.map(\.name) else {
             let extra = Set(features.names).subtracting(columns.map(\.name)).sorted()
             let missing = Set(columns.map(\.name)).subtracting(features.names).sorted()
@@ -80,7 +84,8 @@ public struct ConfiguredExtractor: Sendable {
         }
         let identity = ResultIdentity(
             extractor: id, version: descriptor.version, parameterHash: parameterHash, imageSHA256: imageSHA256)
-        return ExtractionResult(identity: identity, parameters: parameters, columns: columns, features: features)
+        return ExtractionResult(
+            identity: identity, parameters: parameters, columns: columns, features: features, objects: output.objects)
     }
 }
 

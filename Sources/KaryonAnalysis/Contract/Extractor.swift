@@ -78,4 +78,13 @@ public protocol Extractor: Sendable {
     func columns(for layout: InputLayout) -> [FeatureColumn]
     /// - Throws: ``ExtractorError`` for input the extractor cannot analyse.
     func extract(_ input: ExtractionInput) throws -> FeatureVector
+    /// Features and, for extractors that detect objects (nuclei, cells), the objects with their
+    /// measurements. The default returns ``extract(_:)``'s features alone.
+    func analyze(_ input: ExtractionInput) throws -> ExtractionOutput
+}
+
+extension Extractor {
+    public func analyze(_ input: ExtractionInput) throws -> ExtractionOutput {
+        ExtractionOutput(features: try extract(input))
+    }
 }

@@ -17,6 +17,8 @@ public struct ExtractorRegistry: Sendable {
         HaralickExtractor.self,
         LBPExtractor.self,
         ColorExtractor.self,
+        NucleiExtractor.self,
+        Ki67Extractor.self,
     ])
 
     public var descriptors: [ExtractorDescriptor] { types.map { $0.descriptor } }

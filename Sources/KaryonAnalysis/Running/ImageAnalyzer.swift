@@ -6,6 +6,8 @@ public struct AnalyzedImage: Sendable {
     public var path: String
     public var sha256: String
     public var header: ImageHeader
+    /// The decoded pixels (for overlays of the objects found).
+    public var image: AnyImage
     public var results: [ExtractionResult]
 }
 
@@ -56,7 +58,7 @@ public struct ImageAnalyzer: Sendable {
         let input = ExtractionInput(image: image, mask: mask, pixelSizeMicrons: pixelSizeMicrons ?? header.pixelSizeMicrons)
         let digest = sha256Hex(bytes)
         let results = try extractors.map { try $0.run(input, imageSHA256: digest) }
-        return AnalyzedImage(path: path, sha256: digest, header: header, results: results)
+        return AnalyzedImage(path: path, sha256: digest, header: header, image: image, results: results)
     }
 
     /// Loads a mask image: its first channel, nonzero = inside (8- or 16-bit, any layout).

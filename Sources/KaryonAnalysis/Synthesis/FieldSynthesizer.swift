@@ -86,7 +86,8 @@ public enum FieldSynthesizer {
             let id = nuclei.count + 1
             let positive = rng.unit() < spec.positiveFraction
             let klass: String
-            let dMean: Double, hMean: Double
+            let dMean: Double
+            var hMean: Double
             if positive {
                 switch rng.unit() {
                 case ..<0.4: klass = "1+"; dMean = rng.uniform(0.26...0.34)
@@ -99,6 +100,7 @@ public enum FieldSynthesizer {
                 dMean = rng.uniform(0.0...0.05)
                 hMean = rng.uniform(0.35...0.75)
             }
+            hMean *= spec.hematoxylinScale
             var sx = 0.0, sy = 0.0
             for p in pixels {
                 let x = p % w, y = p / w

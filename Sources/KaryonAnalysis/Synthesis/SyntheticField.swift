@@ -22,6 +22,9 @@ public struct SyntheticFieldSpec: Sendable, Equatable {
     public var noiseSigma: Double = 2
     /// Optical blur (Gaussian σ) in µm.
     public var blurMicrons: Double = 0.4
+    /// Counterstain strength: multiplies the nuclei's hematoxylin OD (1 = the designed range,
+    /// 0.35–0.75 OD for negative nuclei).
+    public var hematoxylinScale: Double = 1
 
     public init() {}
 
@@ -41,6 +44,7 @@ public struct SyntheticFieldSpec: Sendable, Equatable {
         }
         guard noiseSigma >= 0, noiseSigma <= 50 else { throw bad("noise sigma must be 0 to 50 grey levels") }
         guard blurMicrons >= 0, blurMicrons <= 5 else { throw bad("blur must be 0 to 5 µm") }
+        guard hematoxylinScale >= 0.1, hematoxylinScale <= 3 else { throw bad("hematoxylin scale must be 0.1 to 3") }
     }
 }
 

@@ -38,12 +38,15 @@ public func squaredDistanceTransform(width: Int, height: Int, isSource: (Int) ->
 struct EnvelopeScratch {
     /// Input samples and output distances.
     var f: [Int], d: [Int]
+    /// For every output sample, the input sample that attains its minimum.
+    var arg: [Int]
     /// Parabola vertices and the start of each one's interval as numerator / denominator.
     var v: [Int], zNum: [Int], zDen: [Int]
 
     init(_ n: Int) {
         f = [Int](repeating: 0, count: n)
         d = f
+        arg = f
         v = f
         zNum = [Int](repeating: 0, count: n + 1)
         zDen = [Int](repeating: 1, count: n + 1)
@@ -86,6 +89,7 @@ func lowerEnvelope(_ s: inout EnvelopeScratch, _ infinity: Int) {
         while j < k && s.zNum[j + 1] <= q * s.zDen[j + 1] { j += 1 }
         let p = s.v[j]
         s.d[q] = (q - p) * (q - p) + s.f[p]
+        s.arg[q] = p
     }
 }
 
