@@ -45,6 +45,18 @@ struct AnalyzeCommand: ParsableCommand {
     @Flag(name: .customLong("keep-going"), help: "Print successful images even when others fail.")
     var keepGoing = false
 
+    @Option(help: "Write one CSV row per detected object (nuclei/cells) of the nucleus-based extractor (nuclei, ki67, her2).")
+    var objects: String?
+
+    @Option(help: "Write the objects as a GeoJSON FeatureCollection QuPath imports (cell and nucleus polygons, measurements, class).")
+    var geojson: String?
+
+    @Option(help: "Write the nuclei as a 16-bit instance label PNG (0 = background).")
+    var labels: String?
+
+    @Option(help: "Write an RGB PNG of the image with the objects' outlines coloured by class.")
+    var overlay: String?
+
     enum Format: String, ExpressibleByArgument { case jsonl, csv }
 
     /// Checks option values; errors are one line, like every other Karyon error.
@@ -58,6 +70,43 @@ struct AnalyzeCommand: ParsableCommand {
             throw CLIError("give one --mask for all images or one per image (\(images.count)), not \(mask.count)")
         }
         guard pixelLimit > 0 else { throw CLIError("--pixel-limit must be positive, got \(pixelLimit)") }
+        let outputs = [("--objects", objects), ("--geojson", geojson), ("--labels", labels), ("--overlay", overlay)]
+        for case (let flag, .some) in outputs {
+            let detects = try extractorIDs.contains { try ExtractorRegistry.standard.type(for: $0).detectsObjects }
+            guard detects else {
+                throw CLIError("\(flag) needs a nucleus-based extractor in the run (nuclei, ki67 or her2)")
+            }
+        }
+        let paths = outputs.compactMap(\.1)
+        guard Set(paths).count == paths.count else { throw CLIError("--objects, --geojson, --labels and --overlay need different files") }
+    }
+
+    /// Where an object output goes for one image: the path as given for a single image, else
+    /// with `-<image stem>` before the extension.
+    func outputPath(_ path: String, for image: String) -> String {
+        guard images.count > 1 else { return path }
+        let stem = ((image as NSString).lastPathComponent as NSString).deletingPathExtension
+        let ext = (path as NSString).pathExtension
+        let base = ext.isEmpty ? path : (path as NSString).deletingPathExtension
+        return ext.isEmpty ? "\(base)-\(stem)" : "\(base)-\(stem).\(ext)"
+    }
+
+    /// Writes the object outputs of the last object-detecting extractor of each image.
+    func writeObjects(_ analyzed: [AnalyzedImage]) throws {
+        guard objects != nil || geojson != nil || labels != nil || overlay != nil else { return }
+        for a in analyzed {
+            guard let table = a.results.last(where: { $0.objects != nil })?.objects else { continue }
+            if let objects { try AtomicFile.write(Array(table.csv.utf8), to: outputPath(objects, for: a.path)) }
+            if let geojson { try AtomicFile.write(Array(table.geoJSON().utf8), to: outputPath(geojson, for: a.path)) }
+            if let labels {
+                try ImageCodec.write(.uint16(try table.nuclei.image16()), to: outputPath(labels, for: a.path),
+                                     pixelSizeMicrons: table.pixelSizeMicrons)
+            }
+            if let overlay {
+                try ImageCodec.write(.uint8(try table.overlay(on: a.image)), to: outputPath(overlay, for: a.path),
+                                     pixelSizeMicrons: table.pixelSizeMicrons)
+            }
+        }
     }
 
     func run() throws {
@@ -76,6 +125,7 @@ struct AnalyzeCommand: ParsableCommand {
             FileHandle.standardError.write(Data("karyon: error: \(errorMessage(error))\n".utf8))
         }
         let analyzed = outcomes.compactMap { try? $0.get() }
+        try writeObjects(analyzed)
         switch format {
         case .jsonl: emit(analyzed.map(jsonLines).joined())
         case .csv: emit(csv(analyzed))

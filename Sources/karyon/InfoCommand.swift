@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KaryonAnalysis
 import KaryonImaging
 
 /// `karyon info IMAGE...`: the header of each image, read without decoding pixels.

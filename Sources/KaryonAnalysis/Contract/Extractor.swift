@@ -81,9 +81,13 @@ public protocol Extractor: Sendable {
     /// Features and, for extractors that detect objects (nuclei, cells), the objects with their
     /// measurements. The default returns ``extract(_:)``'s features alone.
     func analyze(_ input: ExtractionInput) throws -> ExtractionOutput
+    /// Whether ``analyze(_:)`` returns objects (nuclei, cells); false unless declared.
+    static var detectsObjects: Bool { get }
 }
 
 extension Extractor {
+    public static var detectsObjects: Bool { false }
+
     public func analyze(_ input: ExtractionInput) throws -> ExtractionOutput {
         ExtractionOutput(features: try extract(input))
     }

@@ -22,6 +22,8 @@ import KaryonImaging
 ///
 /// With a mask (e.g. the invasive tumour region) only nuclei whose centroid lies inside count.
 public struct Ki67Extractor: Extractor {
+    public static let detectsObjects = true
+
     public static let descriptor = ExtractorDescriptor(
         id: "ki67",
         version: "1.0.0",

@@ -16,6 +16,8 @@ import KaryonImaging
 /// image's), `density` (nuclei per mm²), and `_mean`, `_median`, `_std` (population) of the main
 /// measurements over the nuclei — 0 when there are none.
 public struct NucleiExtractor: Extractor {
+    public static let detectsObjects = true
+
     public static let descriptor = ExtractorDescriptor(
         id: "nuclei",
         version: "1.0.0",

@@ -1,10 +1,9 @@
 import Foundation
-import KaryonAnalysis
 
 /// Builds JSON text with keys in the order given (JSONEncoder sorts or scrambles them), so output
 /// lines read in the documented order.
-enum JSONText {
-    static func string(_ s: String) -> String {
+public enum JSONText {
+    public static func string(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -24,19 +23,19 @@ enum JSONText {
         return out + "\""
     }
 
-    static func number(_ v: Double) -> String {
+    public static func number(_ v: Double) -> String {
         guard v.isFinite else { return "null" }
         if v == v.rounded(), abs(v) < 1e15 { return String(Int(v)) }
         return "\(v)"
     }
 
-    static func object(_ pairs: [(String, String)]) -> String {
+    public static func object(_ pairs: [(String, String)]) -> String {
         "{" + pairs.map { "\(string($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
     }
 
-    static func array(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
+    public static func array(_ items: [String]) -> String { "[" + items.joined(separator: ", ") + "]" }
 
-    static func value(_ v: FeatureValue) -> String {
+    public static func value(_ v: FeatureValue) -> String {
         switch v {
         case .number(let d): number(d)
         case .integer(let i): String(i)
@@ -44,7 +43,7 @@ enum JSONText {
         }
     }
 
-    static func value(_ v: ParameterValue) -> String {
+    public static func value(_ v: ParameterValue) -> String {
         switch v {
         case .integer(let i): String(i)
         case .number(let d): number(d)
@@ -56,13 +55,13 @@ enum JSONText {
         }
     }
 
-    static func parameters(_ set: ParameterSet) -> String {
+    public static func parameters(_ set: ParameterSet) -> String {
         object(set.entries.map { ($0.key, value($0.value)) })
     }
 }
 
 /// Quotes a CSV field when it needs it (RFC 4180).
-func csvField(_ s: String) -> String {
+public func csvField(_ s: String) -> String {
     if s.contains(",") || s.contains("\"") || s.contains("\n") {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

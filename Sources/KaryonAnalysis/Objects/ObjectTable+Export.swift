@@ -1,0 +1,142 @@
+import Foundation
+import KaryonImaging
+
+extension ObjectTable {
+    /// One CSV row per object: `id`, centroid (`x`, `y` in px; `x_um`, `y_um` when the pixel
+    /// size is known), every measurement in column order, and `class` when classified. The header
+    /// carries units in brackets (`nucleus_area [µm²]`).
+    public var csv: String {
+        var out = columns.map { c in csvField(c.unit.map { "\(c.name) [\($0)]" } ?? c.name) }.joined(separator: ",") + "\n"
+        out.reserveCapacity(rows.count * columns.count * 10)
+        for row in rows {
+            out += row.map { v in
+                switch v {
+                case .number(let d): JSONText.number(d)
+                case .integer(let i): String(i)
+                case .text(let s): csvField(s)
+                }
+            }.joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// QuPath's colours for its standard classes (`PathClass` defaults), others grey.
+    public static func color(ofClass name: String?) -> (UInt8, UInt8, UInt8) {
+        switch name {
+        case "positive": (200, 50, 50)
+        case "negative", "0": (112, 112, 225)
+        case "1+": (255, 215, 0)
+        case "2+": (225, 150, 50)
+        case "3+": (200, 50, 50)
+        case nil: (60, 220, 60)
+        default: (160, 160, 160)
+        }
+    }
+
+    /// Overlay colours: QuPath's hues, brighter where QuPath's would vanish on hematoxylin
+    /// (negative is cyan rather than blue).
+    static func overlayColor(ofClass name: String?) -> (UInt8, UInt8, UInt8) {
+        switch name {
+        case "negative", "0": (0, 230, 255)
+        case "positive", "3+": (255, 30, 30)
+        default: color(ofClass: name)
+        }
+    }
+
+    /// QuPath's name for a class: `Positive`/`Negative` capitalised, intensity classes as is.
+    static func qupathName(_ name: String) -> String {
+        switch name {
+        case "positive": "Positive"
+        case "negative": "Negative"
+        default: name
+        }
+    }
+
+    /// A GeoJSON FeatureCollection in the form QuPath (0.4 and later) imports: one Feature per
+    /// object, `objectType` `cell` with the cell polygon as `geometry` and the nucleus as
+    /// `nucleusGeometry` when cells were grown (else `detection` with the nucleus polygon),
+    /// `classification` `{name, color}`, and `measurements` as a name → number map. Coordinates
+    /// are pixels with (0, 0) the top-left corner of the image; rings run along pixel edges and
+    /// are closed.
+    public func geoJSON() -> String {
+        let nucleusOutlines = nuclei.outlines()
+        let cellOutlines = cells?.outlines()
+        func ring(_ p: PixelPolygon) -> String {
+            guard p.count > 0 else { return "[]" }
+            var points = (0..<p.count).map { "[\(p.x[$0]), \(p.y[$0])]" }
+            points.append(points[0])
+            return "{\"type\": \"Polygon\", \"coordinates\": [[" + points.joined(separator: ", ") + "]]}"
+        }
+        var features: [String] = []
+        features.reserveCapacity(count)
+        for k in 0..<count {
+            var measurements: [(String, String)] = []
+            for (c, v) in zip(columns, rows[k]) where c.name != "id" && c.name != "class" {
+                if let d = v.doubleValue { measurements.append((c.name, JSONText.number(d))) }
+            }
+            var properties: [(String, String)] = [
+                ("objectType", JSONText.string(cellOutlines == nil ? "detection" : "cell")),
+                ("name", JSONText.string("\(k + 1)")),
+                ("isLocked", "false"),
+            ]
+            if let classes {
+                let (r, g, b) = Self.color(ofClass: classes[k])
+                properties.append(("classification", JSONText.object([
+                    ("name", JSONText.string(Self.qupathName(classes[k]))), ("color", "[\(r), \(g), \(b)]"),
+                ])))
+            }
+            properties.append(("measurements", JSONText.object(measurements)))
+            var feature: [(String, String)] = [("type", "\"Feature\"")]
+            if let cellOutlines, cellOutlines[k].count > 0 {
+                feature.append(("geometry", ring(cellOutlines[k])))
+                feature.append(("nucleusGeometry", ring(nucleusOutlines[k])))
+            } else {
+                feature.append(("geometry", ring(nucleusOutlines[k])))
+            }
+            feature.append(("properties", JSONText.object(properties)))
+            features.append(JSONText.object(feature))
+        }
+        return "{\"type\": \"FeatureCollection\", \"features\": [\n" + features.joined(separator: ",\n") + "\n]}\n"
+    }
+
+    /// The image as 8-bit RGB with the objects' outlines drawn over it: nuclei in their class
+    /// colour (``overlayColor(ofClass:)``; green when unclassified), cell boundaries in light grey. An outline pixel is an
+    /// object pixel with a 4-neighbour outside that object.
+    /// - Throws: ``ImagingError`` when the image size differs from the labels'.
+    public func overlay(on image: AnyImage) throws -> Image<UInt8> {
+        guard image.width == nuclei.width, image.height == nuclei.height else {
+            throw ImagingError(.sizeMismatch, "image \(image.width)×\(image.height) but objects on \(nuclei.width)×\(nuclei.height)")
+        }
+        let w = image.width, h = image.height, n = w * h
+        let float = image.normalizedFloat()
+        let c = float.channels, colors = image.colorChannels
+        let src = float.contiguous().pixels
+        var rgb = [UInt8](repeating: 0, count: n * 3)
+        for i in 0..<n {
+            for k in 0..<3 {
+                let v = src[i * c + (colors == 1 ? 0 : k)]
+                rgb[i * 3 + k] = UInt8(max(0, min(255, (v * 255).rounded())))
+            }
+        }
+        func draw(_ labels: LabelImage, _ color: (Int) -> (UInt8, UInt8, UInt8)) {
+            let l = labels.labels
+            for y in 0..<h {
+                for x in 0..<w {
+                    let i = y * w + x, v = l[i]
+                    guard v != 0 else { continue }
+                    let edge = x == 0 || y == 0 || x == w - 1 || y == h - 1
+                        || l[i - 1] != v || l[i + 1] != v || l[i - w] != v || l[i + w] != v
+                    if edge {
+                        let (r, g, b) = color(Int(v))
+                        rgb[i * 3] = r
+                        rgb[i * 3 + 1] = g
+                        rgb[i * 3 + 2] = b
+                    }
+                }
+            }
+        }
+        if let cells { draw(cells) { _ in (200, 200, 200) } }
+        draw(nuclei) { Self.overlayColor(ofClass: classes?[$0 - 1]) }
+        return try Image(width: w, height: h, channels: 3, pixels: rgb)
+    }
+}
