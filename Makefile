@@ -31,6 +31,7 @@ fixtures:
 	$$(scripts/pyenv) scripts/fixtures/make_texture_fixtures.py
 	$$(scripts/pyenv) scripts/fixtures/make_color_fixtures.py
 	$$(scripts/pyenv) scripts/fixtures/make_segmentation_fixtures.py
+	$$(scripts/pyenv) scripts/fixtures/make_normalization_fixtures.py
 
 clean:
 	rm -rf .build

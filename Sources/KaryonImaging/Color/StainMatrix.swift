@@ -52,11 +52,17 @@ public struct StainMatrix: Sendable, Equatable {
     ///     scikit-image's `rgb_from_hdx` keeps it unnormalised.
     /// - Throws: ``ImagingError`` for zero or negative vectors, or stains that are not independent.
     public init(_ stains: [StainVector], normalize: Bool = true, residualNormalized: Bool = true) throws {
+        try self.init(stains, normalize: normalize, residualNormalized: residualNormalized, allowsNegative: false)
+    }
+
+    /// As the public initializer; `allowsNegative` accepts components below zero, which stain vectors
+    /// estimated from an image (Macenko) can have in a channel the stain barely absorbs.
+    init(_ stains: [StainVector], normalize: Bool, residualNormalized: Bool, allowsNegative: Bool) throws {
         guard stains.count == 2 || stains.count == 3 else {
             throw ImagingError(.invalidArgument, "a stain matrix takes 2 or 3 stain vectors, got \(stains.count)")
         }
         for s in stains {
-            guard [s.r, s.g, s.b].allSatisfy({ $0.isFinite && $0 >= 0 }), s.length > 1e-12 else {
+            guard [s.r, s.g, s.b].allSatisfy({ $0.isFinite && (allowsNegative || $0 >= 0) }), s.length > 1e-12 else {
                 throw ImagingError(
                     .invalidArgument,
                     "stain '\(s.name)' must have finite, non-negative OD components that are not all zero")
