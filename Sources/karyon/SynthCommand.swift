@@ -8,7 +8,7 @@ struct SynthCommand: ParsableCommand {
         commandName: "synth",
         abstract: "Render deterministic synthetic fields with ground truth (image, 16-bit labels, nuclei CSV, truth JSON).")
 
-    @Option(help: "Kind of field: ihc (brightfield H-DAB).")
+    @Option(help: "Kind of field: ihc (brightfield H-DAB, nuclear marker), her2 (H-DAB membrane marker), fluorescence (bright nuclei, gray).")
     var kind: String = "ihc"
 
     @Option(help: "Random seed; the same seed renders the same field.")
@@ -32,6 +32,12 @@ struct SynthCommand: ParsableCommand {
     @Option(name: .customLong("noise"), help: "Sensor noise, standard deviation in 8-bit grey levels.")
     var noise: Double = 2
 
+    @Option(name: .customLong("her2-score"), help: "HER2 fields: the slide score to draw cell classes for (0, 1+, 2+, 3+; default: from the seed).")
+    var her2Score: String?
+
+    @Option(name: .customLong("hematoxylin-scale"), help: "Counterstain (or fluorescence) strength, multiplies the nuclear amount (0.1–3).")
+    var hematoxylinScale: Double = 1
+
     @Option(help: "Output directory.")
     var out: String
 
@@ -51,10 +57,19 @@ struct SynthCommand: ParsableCommand {
             spec.positiveFraction = positiveFraction
             spec.densityPerMM2 = density
             spec.noiseSigma = noise
+            spec.her2Score = her2Score
+            spec.hematoxylinScale = hematoxylinScale
             let field = try FieldSynthesizer.render(spec)
             let files = try field.write(to: out, stem: "\(kind.rawValue)-\(spec.seed)")
-            emit("\(files.image): \(field.nuclei.count) nuclei, \(field.positiveCount) positive "
-                + "(\(String(format: "%.1f", field.positivePercent))%)\n")
+            switch kind {
+            case .ihc:
+                emit("\(files.image): \(field.nuclei.count) nuclei, \(field.positiveCount) positive "
+                    + "(\(String(format: "%.1f", field.positivePercent))%)\n")
+            case .her2:
+                emit("\(files.image): \(field.nuclei.count) cells, HER2 \(field.her2Score ?? "")\n")
+            case .fluorescence:
+                emit("\(files.image): \(field.nuclei.count) nuclei\n")
+            }
         }
     }
 }

@@ -84,8 +84,9 @@ public enum FieldSynthesizer {
             guard !blocked, Double(pixels.count) * px * px >= 10 else { continue }
 
             let id = nuclei.count + 1
-            let positive = rng.unit() < spec.positiveFraction
-            let klass: String
+            // Only ihc fields have DAB-positive nuclei; her2 membranes are drawn below.
+            let positive = spec.kind == .ihc && rng.unit() < spec.positiveFraction
+            var klass: String
             let dMean: Double
             var hMean: Double
             if positive {
@@ -96,7 +97,7 @@ public enum FieldSynthesizer {
                 }
                 hMean = rng.uniform(0.15...0.4)
             } else {
-                klass = "negative"
+                klass = spec.kind == .fluorescence ? "nucleus" : "negative"
                 dMean = rng.uniform(0.0...0.05)
                 hMean = rng.uniform(0.35...0.75)
             }
@@ -117,6 +118,14 @@ public enum FieldSynthesizer {
             nuclei.append(SyntheticNucleus(
                 id: id, centroidX: sx / Double(pixels.count), centroidY: sy / Double(pixels.count),
                 areaPixels: pixels.count, hematoxylinOD: hMean, dabOD: dMean, intensityClass: klass))
+        }
+
+        var cells: Image<UInt16>? = nil
+        if spec.kind == .her2 {
+            cells = try drawMembranes(spec, &rng, labels: labels, nuclei: &nuclei, dab: &dOD)
+        }
+        if spec.kind == .fluorescence {
+            return try fluorescence(spec, &rng, amount: hOD, labels: labels, nuclei: nuclei)
         }
 
         // Beer–Lambert to intensities, optics blur, sensor noise, 8-bit quantisation.
@@ -142,6 +151,97 @@ public enum FieldSynthesizer {
             spec: spec,
             image: try Image(width: w, height: h, channels: 3, pixels: rgb),
             labels: try Image(width: w, height: h, channels: 1, pixels: labels),
-            nuclei: nuclei)
+            nuclei: nuclei, cells: cells)
+    }
+
+    /// Cell classes drawn for a HER2 slide score: probabilities of 0, 1+, 2+, 3+ that keep the
+    /// classes deciding the score well away from the 10% cut-offs.
+    static func her2Mix(_ score: String, _ rng: inout SeededGenerator) -> [Double] {
+        let p: [Double] = switch score {
+        case "0": [1, rng.uniform(0...0.04), 0, 0]
+        case "1+": [rng.uniform(0.3...0.7), rng.uniform(0.3...0.7), rng.uniform(0...0.03), 0]
+        case "2+": [rng.uniform(0.1...0.4), rng.uniform(0.1...0.3), rng.uniform(0.3...0.6), rng.uniform(0...0.03)]
+        default: [rng.uniform(0...0.2), rng.uniform(0.1...0.2), rng.uniform(0.1...0.3), rng.uniform(0.3...0.6)]
+        }
+        let total = p.reduce(0, +)
+        return p.map { $0 / total }
+    }
+
+    /// HER2: grows cells from the nuclei (2.5–4.5 µm, nearest nucleus), and draws each cell's
+    /// membrane — the cell's pixels within 1–1.5 µm of its boundary — with DAB on an arc whose
+    /// length is the designed completeness: 0 none; 1+ faint (0.2–0.3 OD) on 20–60% of the ring;
+    /// 2+ moderate (0.35–0.5 OD) and 3+ intense (0.9–1.2 OD) all round.
+    static func drawMembranes(
+        _ spec: SyntheticFieldSpec, _ rng: inout SeededGenerator, labels: [UInt16],
+        nuclei: inout [SyntheticNucleus], dab: inout [Float]
+    ) throws -> Image<UInt16> {
+        let w = spec.width, h = spec.height, px = spec.pixelSizeMicrons
+        let score = spec.her2Score ?? ["0", "1+", "2+", "3+"][Int(rng.next() % 4)]
+        let mix = her2Mix(score, &rng)
+        let nucleusLabels = try LabelImage(width: w, height: h, labels: labels.map { Int32($0) })
+        let cells = try nucleusLabels.expanded(by: rng.uniform(2.5...4.5) / px).labels
+        // Distance of every cell pixel to its cell's boundary (a 4-neighbour in another cell or
+        // the background; the image edge is not a membrane).
+        let boundary = (0..<(w * h)).map { i -> Bool in
+            let l = cells[i], x = i % w, y = i / w
+            guard l != 0 else { return false }
+            return (x > 0 && cells[i - 1] != l) || (x < w - 1 && cells[i + 1] != l)
+                || (y > 0 && cells[i - w] != l) || (y < h - 1 && cells[i + w] != l)
+        }
+        let d2 = squaredDistanceTransform(width: w, height: h) { boundary[$0] }
+        let width = rng.uniform(1.0...1.5) / px
+        var touches = [Bool](repeating: false, count: nuclei.count + 1)
+        for i in 0..<(w * h) where cells[i] != 0 {
+            let x = i % w, y = i / w
+            if x == 0 || y == 0 || x == w - 1 || y == h - 1 { touches[Int(cells[i])] = true }
+        }
+        var arcs: [(start: Double, length: Double, od: Double)] = [(0, 0, 0)]
+        for k in nuclei.indices {
+            let u = rng.unit()
+            var c = 0, acc = mix[0]
+            while c < 3 && u >= acc { c += 1; acc += mix[c] }
+            let (fraction, od): (Double, Double) = switch c {
+            case 0: (0, 0)
+            case 1: (rng.uniform(0.2...0.6), rng.uniform(0.2...0.3))
+            case 2: (1, rng.uniform(0.35...0.5))
+            default: (1, rng.uniform(0.9...1.2))
+            }
+            nuclei[k].intensityClass = ["0", "1+", "2+", "3+"][c]
+            nuclei[k].membraneCompleteness = fraction
+            nuclei[k].membraneOD = od
+            nuclei[k].touchesBorder = touches[nuclei[k].id]
+            arcs.append((rng.uniform(0...(2 * .pi)), fraction * 2 * .pi, od))
+        }
+        for i in 0..<(w * h) where cells[i] != 0 && labels[i] == 0 && Double(d2[i]) <= width * width {
+            let l = Int(cells[i])
+            let arc = arcs[l]
+            guard arc.length > 0 else { continue }
+            let n = nuclei[l - 1]
+            var angle = atan2(Double(i / w) - n.centroidY, Double(i % w) - n.centroidX) - arc.start
+            angle = angle.truncatingRemainder(dividingBy: 2 * .pi)
+            if angle < 0 { angle += 2 * .pi }
+            if angle <= arc.length { dab[i] += Float(arc.od * (1 + 0.1 * rng.normal())) }
+        }
+        return try Image(width: w, height: h, channels: 1, pixels: cells.map { UInt16($0) })
+    }
+
+    /// Fluorescence: nuclear signal proportional to the nuclei's designed amount on a dark,
+    /// slowly varying background; blurred, with noise, as an 8-bit gray image.
+    static func fluorescence(
+        _ spec: SyntheticFieldSpec, _ rng: inout SeededGenerator, amount: [Float], labels: [UInt16],
+        nuclei: [SyntheticNucleus]
+    ) throws -> SyntheticField {
+        let w = spec.width, h = spec.height
+        let gain = rng.uniform(0.7...1.2), offset = rng.uniform(0.01...0.05)
+        var field = try Image(width: w, height: h, channels: 1, pixels: amount.enumerated().map { i, a in
+            Float(offset) + Float(gain) * (labels[i] != 0 ? a : a * 0.2)
+        })
+        if spec.blurMicrons > 0 { field = try gaussianBlur(field, sigma: spec.blurMicrons / spec.pixelSizeMicrons) }
+        let gray = field.pixels.map { v -> UInt8 in
+            UInt8(max(0, min(255, (Double(v) * 255 + spec.noiseSigma * rng.normal()).rounded())))
+        }
+        return SyntheticField(
+            spec: spec, image: try Image(width: w, height: h, channels: 1, pixels: gray),
+            labels: try Image(width: w, height: h, channels: 1, pixels: labels), nuclei: nuclei, cells: nil)
     }
 }

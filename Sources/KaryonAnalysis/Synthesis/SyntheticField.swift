@@ -1,9 +1,11 @@
 import Foundation
 import KaryonImaging
 
-/// What to render: a brightfield H-DAB (immunohistochemistry) field with known nuclei.
+/// What to render: a brightfield H-DAB field with known nuclei (`ihc`: nuclear marker such as
+/// Ki-67; `her2`: membrane marker with known per-cell class and slide score) or a fluorescence
+/// field of bright nuclei on a dark background.
 public struct SyntheticFieldSpec: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable { case ihc }
+    public enum Kind: String, Sendable, CaseIterable { case ihc, her2, fluorescence }
 
     public var kind: Kind = .ihc
     public var width: Int = 512
@@ -25,6 +27,9 @@ public struct SyntheticFieldSpec: Sendable, Equatable {
     /// Counterstain strength: multiplies the nuclei's hematoxylin OD (1 = the designed range,
     /// 0.35–0.75 OD for negative nuclei).
     public var hematoxylinScale: Double = 1
+    /// HER2 fields: the ASCO/CAP slide score the cell classes are drawn to give ("0", "1+", "2+",
+    /// "3+"); nil draws one from the seed.
+    public var her2Score: String? = nil
 
     public init() {}
 
@@ -44,6 +49,7 @@ public struct SyntheticFieldSpec: Sendable, Equatable {
         }
         guard noiseSigma >= 0, noiseSigma <= 50 else { throw bad("noise sigma must be 0 to 50 grey levels") }
         guard blurMicrons >= 0, blurMicrons <= 5 else { throw bad("blur must be 0 to 5 µm") }
+        if let her2Score, !["0", "1+", "2+", "3+"].contains(her2Score) { throw bad("HER2 score must be 0, 1+, 2+ or 3+, got \(her2Score)") }
         guard hematoxylinScale >= 0.1, hematoxylinScale <= 3 else { throw bad("hematoxylin scale must be 0.1 to 3") }
     }
 }
@@ -59,8 +65,14 @@ public struct SyntheticNucleus: Sendable, Equatable {
     /// Mean hematoxylin and DAB optical density designed for the nucleus (QuPath OD units).
     public var hematoxylinOD: Double
     public var dabOD: Double
-    /// "negative", "1+", "2+" or "3+" by QuPath's default thresholds 0.2 / 0.4 / 0.6 on DAB OD mean.
+    /// `ihc`: "negative", "1+", "2+" or "3+" by QuPath's default thresholds 0.2 / 0.4 / 0.6 on DAB
+    /// OD mean. `her2`: the cell's membrane class "0", "1+", "2+" or "3+". `fluorescence`: "nucleus".
     public var intensityClass: String
+    /// `her2`: the designed fraction of the membrane stained (0–1) and its DAB OD.
+    public var membraneCompleteness: Double = 0
+    public var membraneOD: Double = 0
+    /// `her2`: the cell reaches the image edge (its membrane is not fully visible; not scored).
+    public var touchesBorder: Bool = false
 
     public var isPositive: Bool { intensityClass != "negative" }
 }
@@ -71,7 +83,32 @@ public struct SyntheticField: Sendable {
     public var image: Image<UInt8>
     public var labels: Image<UInt16>
     public var nuclei: [SyntheticNucleus]
+    /// `her2`: cell labels (grown from the nuclei), 0 = background.
+    public var cells: Image<UInt16>?
 
-    public var positiveCount: Int { nuclei.filter(\.isPositive).count }
+    /// `her2`: the slide score by ASCO/CAP 2018 over cells not touching the edge (see ``her2Score(percentages:)``).
+    public var her2Score: String? {
+        guard spec.kind == .her2 else { return nil }
+        return Self.her2Score(percentages: her2Percentages)
+    }
+
+    /// `her2`: percentages of scored cells in classes 0, 1+, 2+, 3+.
+    public var her2Percentages: [Double] {
+        let scored = nuclei.filter { !$0.touchesBorder }
+        guard !scored.isEmpty else { return [0, 0, 0, 0] }
+        return ["0", "1+", "2+", "3+"].map { c in 100 * Double(scored.filter { $0.intensityClass == c }.count) / Double(scored.count) }
+    }
+
+    /// ASCO/CAP 2018 slide score from the percentages of cells in 0, 1+, 2+, 3+: 3+ when more
+    /// than 10% are 3+; else 2+ when more than 10% are complete (2+ or 3+); else 1+ when more
+    /// than 10% show any membrane staining; else 0.
+    public static func her2Score(percentages p: [Double]) -> String {
+        if p[3] > 10 { return "3+" }
+        if p[2] + p[3] > 10 { return "2+" }
+        if p[1] + p[2] + p[3] > 10 { return "1+" }
+        return "0"
+    }
+
+    public var positiveCount: Int { spec.kind == .ihc ? nuclei.filter(\.isPositive).count : 0 }
     public var positivePercent: Double { nuclei.isEmpty ? 0 : 100 * Double(positiveCount) / Double(nuclei.count) }
 }

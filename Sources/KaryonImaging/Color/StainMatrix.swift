@@ -55,6 +55,14 @@ public struct StainMatrix: Sendable, Equatable {
         try self.init(stains, normalize: normalize, residualNormalized: residualNormalized, allowsNegative: false)
     }
 
+    /// The same vectors under other names (e.g. an estimated second stain called `DAB`).
+    /// - Precondition: one name per stain.
+    public func renamed(_ names: [String]) -> StainMatrix {
+        precondition(names.count == stains.count, "one name per stain")
+        let renamed = zip(stains, names).map { StainVector($1, $0.r, $0.g, $0.b) }
+        return try! StainMatrix(renamed, normalize: false, residualNormalized: false, allowsNegative: true)
+    }
+
     /// As the public initializer; `allowsNegative` accepts components below zero, which stain vectors
     /// estimated from an image (Macenko) can have in a channel the stain barely absorbs.
     init(_ stains: [StainVector], normalize: Bool, residualNormalized: Bool, allowsNegative: Bool) throws {

@@ -61,7 +61,19 @@ struct NucleusAnalysis: Sendable {
                     .invalidInput,
                     "\(extractor): brightfield stain separation needs an RGB image; this one is gray (for fluorescence use mode=fluorescence)")
             }
-            prepared = try image.visit(BrightfieldPlanes(settings: settings))
+            var used = settings
+            if settings.estimateStains {
+                guard case .uint8(let rgb) = image else {
+                    throw ExtractorError(.invalidInput, "\(extractor): Macenko stain estimation needs an 8-bit RGB image; use a stain preset")
+                }
+                do {
+                    let estimate = try estimateStainsMacenko(rgb, mask: input.mask)
+                    used.stains = estimate.stains.renamed(settings.stains.stains.map(\.name))
+                } catch let e as ImagingError {
+                    throw ExtractorError(.invalidInput, "\(extractor): \(e.message)")
+                }
+            }
+            prepared = try image.visit(BrightfieldPlanes(settings: used))
         case .fluorescence:
             prepared = try image.visit(FluorescencePlanes(channel: settings.channel, extractor: extractor))
         }

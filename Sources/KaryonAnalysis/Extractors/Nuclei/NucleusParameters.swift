@@ -15,8 +15,8 @@ enum NucleusParameters {
                                        help: "brightfield: stained nuclei darker than the background (H-DAB, H&E); fluorescence: bright nuclei on dark (one channel)"))
         }
         specs += [
-            ParameterSpec("stains", .choice(StainMatrix.presetNames), default: .text("h-dab"),
-                          help: "brightfield stain vectors: h-dab, h-e (QuPath), hed, hdx (scikit-image)"),
+            ParameterSpec("stains", .choice(StainMatrix.presetNames + ["macenko-h-dab", "macenko-h-e"]), default: .text("h-dab"),
+                          help: "brightfield stain vectors: h-dab, h-e (QuPath), hed, hdx (scikit-image), or estimated from each image by Macenko's method (hematoxylin and DAB, or hematoxylin and eosin)"),
             ParameterSpec("detection", .choice(detectionChoices), default: .text(detection),
                           help: "brightfield detection image: hematoxylin OD (QuPath's default), od-sum (OD summed over R, G, B), or hematoxylin+dab (also finds nuclei so DAB-dark that little hematoxylin shows)"),
             ParameterSpec("channel", .choice(["auto", "gray", "red", "green", "blue"]), default: .text("auto"),
@@ -56,7 +56,10 @@ struct NucleusPipelineSettings: Sendable {
     enum Mode: String, Sendable { case brightfield, fluorescence }
 
     var mode: Mode
+    /// The preset, or for `macenko-*` the preset whose stain names the estimate takes.
     var stains: StainMatrix
+    /// Estimate the vectors from each image (Macenko) instead of using the preset's.
+    var estimateStains: Bool
     var detection: String
     var channel: String
     var backgroundRadius: Double, medianRadius: Double, sigma: Double
@@ -67,7 +70,9 @@ struct NucleusPipelineSettings: Sendable {
 
     init(_ p: ParameterSet, extractor: String) throws {
         mode = p["mode"].map { Mode(rawValue: $0.description)! } ?? .brightfield
-        stains = StainMatrix.named(p.text("stains"))!
+        let stainChoice = p.text("stains")
+        estimateStains = stainChoice.hasPrefix("macenko-")
+        stains = StainMatrix.named(estimateStains ? String(stainChoice.dropFirst("macenko-".count)) : stainChoice)!
         detection = p.text("detection")
         channel = p.text("channel")
         backgroundRadius = p.number("background_radius")
