@@ -19,6 +19,7 @@ public struct ExtractorRegistry: Sendable {
         ColorExtractor.self,
         NucleiExtractor.self,
         Ki67Extractor.self,
+        HER2Extractor.self,
     ])
 
     public var descriptors: [ExtractorDescriptor] { types.map { $0.descriptor } }

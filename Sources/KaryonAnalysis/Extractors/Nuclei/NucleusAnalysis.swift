@@ -190,10 +190,11 @@ struct NucleusAnalysis: Sendable {
         add("\(prefix)_range", unit: unit, "\(help), max − min", channel(c) { $0.max - $0.min })
     }
 
-    /// The objects as an ``ObjectTable``, with an optional class per object.
-    func objectTable(classes: [String]? = nil) -> ObjectTable {
-        var cols = [FeatureColumn("id", .integer, help: "object id = label in the label images")] + columns
-        var rows = (0..<count).map { k in [FeatureValue.integer(k + 1)] + values.map { .number($0[k]) } }
+    /// The objects as an ``ObjectTable``, with extra per-object columns and an optional class per object.
+    func objectTable(extra: [(FeatureColumn, [Double])] = [], classes: [String]? = nil) -> ObjectTable {
+        var cols = [FeatureColumn("id", .integer, help: "object id = label in the label images")] + columns + extra.map(\.0)
+        let all = values + extra.map(\.1)
+        var rows = (0..<count).map { k in [FeatureValue.integer(k + 1)] + all.map { .number($0[k]) } }
         if let classes {
             cols.append(FeatureColumn("class", .text, help: "classification"))
             for k in 0..<count { rows[k].append(.text(classes[k])) }
