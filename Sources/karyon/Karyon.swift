@@ -10,7 +10,7 @@ struct Karyon: ParsableCommand {
         commandName: "karyon",
         abstract: "Karyon: biomedical image analysis and content-based image retrieval.",
         subcommands: [
-            AnalyzeCommand.self, ExtractorsCommand.self, InfoCommand.self, SynthCommand.self, DemoCommand.self,
+            AnalyzeCommand.self, ExtractorsCommand.self, InfoCommand.self, SynthCommand.self, EvaluateCommand.self, DemoCommand.self,
         ])
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
