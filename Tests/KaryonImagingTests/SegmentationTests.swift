@@ -169,6 +169,11 @@ struct RegionPropertiesTests {
             #expect(near(s.mean, e["intensity_mean"]!.number, tolerance), "\(name) mean")
             #expect(near(s.min, e["intensity_min"]!.number, tolerance) && near(s.max, e["intensity_max"]!.number, tolerance))
             #expect(near(s.std, e["intensity_std"]!.number, tolerance), "\(name) std")
+            #expect(Double(p.convexArea) == e["area_convex"]!.number, "\(name) convex area \(p.convexArea) vs \(e["area_convex"]!.number)")
+            #expect(near(p.solidity, e["solidity"]!.number), "\(name) solidity")
+            #expect(near(p.feretDiameterMax, e["feret_diameter_max"]!.number),
+                    "\(name) feret \(p.feretDiameterMax) vs \(e["feret_diameter_max"]!.number)")
+            #expect(near(p.minCaliper, e["min_caliper"]!.number), "\(name) min caliper \(p.minCaliper) vs \(e["min_caliper"]!.number)")
         }
     }
 
@@ -184,6 +189,25 @@ struct RegionPropertiesTests {
         try check("discs-watershed-c1-k0.png", intensity: camera, tolerance: 1e-6)
     }
 
+    @Test("hull shapes: pixel, lines, L, ring, split label, star, disc, ellipse, random blobs")
+    func shapes() throws {
+        let noise = try Fixtures.npy("segmentation/noise-64x64.npy").values.map(Float.init)
+        try check("shapes-labels.png", intensity: try Image(width: 64, height: 64, channels: 1, pixels: noise), tolerance: 1e-9)
+    }
+
+    @Test("hull shapes: random speckle (many small irregular regions)")
+    func speckle() throws {
+        let noise = try Fixtures.npy("segmentation/noise-64x64.npy").values.map(Float.init)
+        try check("speckle-labels.png", intensity: try Image(width: 64, height: 64, channels: 1, pixels: noise), tolerance: 1e-9)
+    }
+
+    /// The properties of the one region drawn at `pixels` (row, column) on an empty canvas.
+    static func region(_ pixels: [(Int, Int)], width: Int = 12, height: Int = 12) throws -> RegionProperties {
+        var labels = [Int32](repeating: 0, count: width * height)
+        for (r, c) in pixels { labels[r * width + c] = 1 }
+        return try LabelImage(width: width, height: height, labels: labels).regionProperties()[0]
+    }
+
     @Test("literal: a 3×3 square has area 9, perimeter 8, circularity capped at 1, extent 1")
     func square() throws {
         var labels = [Int32](repeating: 0, count: 25)
@@ -191,5 +215,69 @@ struct RegionPropertiesTests {
         let p = try LabelImage(width: 5, height: 5, labels: labels).regionProperties()[0]
         #expect(p.area == 9 && p.perimeter == 8 && p.extent == 1 && p.circularity == 1)
         #expect(p.centroidRow == 2 && p.centroidColumn == 2 && p.eccentricity == 0)
+        // Hull: the square itself; Feret diameter between the edge midpoints (−½, 0) and (2½, 2).
+        #expect(p.convexArea == 9 && p.solidity == 1)
+        #expect(p.feretDiameterMax == 13.0.squareRoot() && p.minCaliper == 3)
+    }
+
+    @Test("literal: hull of a pixel, straight and diagonal lines, an L")
+    func hullLiterals() throws {
+        func near(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-12 }
+        // One pixel: contour points are its four edge midpoints, a diamond of diagonal 1.
+        let pixel = try Self.region([(4, 4)])
+        #expect(pixel.convexArea == 1 && pixel.feretDiameterMax == 1 && near(pixel.minCaliper, 0.5.squareRoot()))
+        let row = try Self.region((2...6).map { (3, $0) })
+        #expect(row.convexArea == 5 && row.feretDiameterMax == 5 && row.minCaliper == 1)
+        let column = try Self.region((2...6).map { ($0, 3) })
+        #expect(column.convexArea == 5 && column.feretDiameterMax == 5 && column.minCaliper == 1)
+        // A diagonal of 4: no pixel is added; from (−½, 0) to (3½, 3); the contour lies between two
+        // parallel lines 1/√2 apart.
+        let diagonal = try Self.region((0..<4).map { ($0 + 2, $0 + 2) })
+        #expect(diagonal.convexArea == 4 && diagonal.feretDiameterMax == 5 && near(diagonal.minCaliper, 0.5.squareRoot()))
+        // An L of 3 + 2 pixels: its hull takes the missing triangle's diagonal pixel.
+        let l = try Self.region([(1, 1), (2, 1), (3, 1), (3, 2), (3, 3)])
+        #expect(l.convexArea == 6 && near(l.solidity, 5.0 / 6) && l.feretDiameterMax == 13.0.squareRoot())
+        #expect(near(l.minCaliper, 3 / 2.0.squareRoot()))
+    }
+
+    /// SplitMix64: a fixed-seed generator for the random shapes below.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test("properties: hull bounds, and invariance under translation, transposition and rotation")
+    func hullProperties() throws {
+        var rng = SplitMix(state: 2026)
+        for trial in 0..<300 {
+            let h = Int.random(in: 1...9, using: &rng), w = Int.random(in: 1...9, using: &rng)
+            let density = Double.random(in: 0.05...0.9, using: &rng)
+            var pixels: [(Int, Int)] = []
+            for r in 0..<h { for c in 0..<w where Double.random(in: 0..<1, using: &rng) < density { pixels.append((r, c)) } }
+            if pixels.isEmpty { pixels = [(h / 2, w / 2)] }
+            let p = try Self.region(pixels.map { ($0.0 + 1, $0.1 + 2) })
+            let name = "trial \(trial): \(pixels)"
+            let bh = Double(p.maxRow - p.minRow), bw = Double(p.maxColumn - p.minColumn)
+            #expect(p.convexArea >= p.area && p.convexArea <= (p.maxRow - p.minRow) * (p.maxColumn - p.minColumn), "\(name)")
+            #expect(p.solidity > 0 && p.solidity <= 1, "\(name)")
+            #expect(p.minCaliper > 0 && p.minCaliper <= p.feretDiameterMax, "\(name)")
+            // The contour spans the bounding box (edge midpoints) in rows and in columns.
+            #expect(p.feretDiameterMax >= max(bh, bw) && p.feretDiameterMax <= (bh * bh + bw * bw).squareRoot(), "\(name)")
+            #expect(p.minCaliper <= min(bh, bw) + 1e-12, "\(name)")
+            // Same numbers elsewhere on the canvas, transposed, and turned by 90°.
+            let moved = try Self.region(pixels.map { ($0.0 + 3, $0.1) })
+            let transposed = try Self.region(pixels.map { ($0.1, $0.0) })
+            let turned = try Self.region(pixels.map { ($0.1, 11 - $0.0) })
+            for q in [moved, transposed, turned] {
+                #expect(q.convexArea == p.convexArea && q.feretDiameterMax == p.feretDiameterMax, "\(name)")
+                #expect(abs(q.minCaliper - p.minCaliper) <= 1e-12, "\(name)")
+            }
+        }
     }
 }

@@ -27,6 +27,22 @@ public struct RegionProperties: Sendable, Equatable {
     public var extent: Double { Double(area) / Double((maxRow - minRow) * (maxColumn - minColumn)) }
     /// QuPath's circularity 4π·area/perimeter² (1 for a disc; capped at 1 for tiny regions).
     public var circularity: Double { perimeter > 0 ? min(1, 4 * Double.pi * Double(area) / (perimeter * perimeter)) : 1 }
+    /// `area_convex`: pixels of the convex hull image (`image_convex`), whose pixel centres lie
+    /// inside or on the convex hull of the region's pixel edge midpoints (r ± ½, c), (r, c ± ½) —
+    /// `morphology.convex_hull_image` with its defaults.
+    public var convexArea: Int
+    /// `solidity`: area / convex area, in (0, 1].
+    public var solidity: Double { Double(area) / Double(convexArea) }
+    /// `feret_diameter_max`: the largest distance between two points of the contour (marching
+    /// squares at level ½) of the convex hull image. QuPath calls the largest Feret diameter
+    /// "Max caliper".
+    public var feretDiameterMax: Double
+    /// Minimum caliper (minimum Feret diameter; not in scikit-image): the smallest width, over all
+    /// directions, of the same contour points whose diameter is ``feretDiameterMax``; at most
+    /// ``feretDiameterMax``. Those points are pixel edge midpoints, so a single pixel or a diagonal
+    /// line measures √½. The name follows QuPath's "Min caliper"; QuPath measures its own ROI
+    /// outline (pixel corners), so its numbers are not reproduced.
+    public var minCaliper: Double
     /// Per intensity channel: mean, population standard deviation, min, max, sum.
     public var intensity: [ChannelStatistics]
 
@@ -40,16 +56,29 @@ extension LabelImage {
     ///
     /// Moments are exact integer sums divided once; the perimeter follows scikit-image's
     /// `measure.perimeter(region, 4)` (border pixels after a 4-connected erosion, classified by a
-    /// weighted 3×3 neighbourhood code). With `intensity` (same size, any channels), each channel's
-    /// statistics over the region are added.
+    /// weighted 3×3 neighbourhood code). The convex hull is built in exact integer arithmetic (on
+    /// doubled coordinates) from the first and last pixel of each row of the region, the only ones
+    /// that can be hull vertices; convex area, Feret diameter and minimum caliper follow from it
+    /// without visiting the hull's pixels. With `intensity` (same size, any channels), each
+    /// channel's statistics over the region are added.
+    ///
+    /// A 3×3 square, for example, has convex area 9, solidity 1, `feretDiameterMax` √13 ≈ 3.6056
+    /// (between the contour points (−½, 0) and (2½, 2), edge midpoints of opposite corner pixels)
+    /// and `minCaliper` 3. A single pixel has convex area 1, `feretDiameterMax` 1 and `minCaliper`
+    /// √½ (its contour points form a diamond).
     ///
     /// - Throws: ``ImagingError`` when `intensity` has another size.
     /// - Complexity: O(pixels + Σ bounding-box areas).
     ///
     /// ## References
-    /// - scikit-image 0.26 `skimage.measure.regionprops`, `perimeter`, `inertia_tensor`.
+    /// - scikit-image 0.26 `skimage.measure.regionprops`, `perimeter`, `inertia_tensor`,
+    ///   `morphology.convex_hull_image`, `feret_diameter_max`.
     /// - S. Benkrid, D. Crookes, "Design and FPGA implementation of a perimeter estimator", 2000 (the
     ///   perimeter weights).
+    /// - G. T. Toussaint, "Solving geometric problems with the rotating calipers", Proc. IEEE MELECON
+    ///   1983 (Feret diameter and minimum caliper of the hull).
+    /// - P. Bankhead et al., "QuPath: Open source software for digital pathology image analysis",
+    ///   Sci. Rep. 7:16878, 2017, doi:10.1038/s41598-017-17204-5 (circularity, min/max caliper).
     public func regionProperties(intensity: Image<Float>? = nil) throws -> [RegionProperties] {
         if let intensity, intensity.width != width || intensity.height != height {
             throw ImagingError(.sizeMismatch, "intensity image \(intensity.width)×\(intensity.height) but labels \(width)×\(height)")
@@ -59,10 +88,21 @@ extension LabelImage {
         var minR = [Int](repeating: .max, count: n + 1), minC = minR
         var maxR = [Int](repeating: -1, count: n + 1), maxC = maxR
         var sr = [Int](repeating: 0, count: n + 1), sc = sr, srr = sr, scc = sr, src = sr
+        // Row runs: for each label and row, the first and last column (raster order makes the first
+        // pixel seen the first column); `lastRun[l]` indexes the label's latest run.
+        var runRow: [Int] = [], runFirst: [Int] = [], runLast: [Int] = [], runLabel: [Int] = []
+        var lastRun = [Int](repeating: -1, count: n + 1)
         for y in 0..<height {
             for x in 0..<width {
                 let l = Int(labels[y * width + x])
                 guard l != 0 else { continue }
+                let k = lastRun[l]
+                if k >= 0 && runRow[k] == y {
+                    runLast[k] = x
+                } else {
+                    lastRun[l] = runRow.count
+                    runRow.append(y); runFirst.append(x); runLast.append(x); runLabel.append(l)
+                }
                 area[l] += 1
                 minR[l] = Swift.min(minR[l], y); maxR[l] = Swift.max(maxR[l], y)
                 minC[l] = Swift.min(minC[l], x); maxC[l] = Swift.max(maxC[l], x)
@@ -96,8 +136,20 @@ extension LabelImage {
                 }
             }
         }
+        // Runs grouped by label (a stable counting sort keeps each label's rows in order).
+        var runStart = [Int](repeating: 0, count: n + 2)
+        for l in runLabel { runStart[l + 1] += 1 }
+        for l in 0...n { runStart[l + 1] += runStart[l] }
+        var runs = [RegionHull.Run](repeating: .init(row: 0, first: 0, last: 0), count: runRow.count)
+        var fill = runStart
+        for k in runRow.indices {
+            runs[fill[runLabel[k]]] = .init(row: runRow[k], first: runFirst[k], last: runLast[k])
+            fill[runLabel[k]] += 1
+        }
+        var scratch = RegionHull.Scratch()
         var out: [RegionProperties] = []
         for l in 1...Swift.max(1, n) where l <= n && area[l] > 0 {
+            let hull = RegionHull(runs: runs[runStart[l]..<runStart[l + 1]], scratch: &scratch)
             let a = Double(area[l]), nA = Int128(area[l])
             // Central moments from exact integer sums: (N·Σxy − Σx·Σy)/N.
             let mu20 = Double(nA * Int128(srr[l]) - Int128(sr[l]) * Int128(sr[l])) / a
@@ -125,6 +177,7 @@ extension LabelImage {
                 mu20: mu20, mu02: mu02, mu11: mu11,
                 majorAxisLength: 4 * l1.squareRoot(), minorAxisLength: 4 * l2.squareRoot(),
                 eccentricity: l1 == 0 ? 0 : (1 - l2 / l1).squareRoot(), orientation: orientation,
+                convexArea: hull.convexArea, feretDiameterMax: hull.feretDiameterMax, minCaliper: hull.minCaliper,
                 intensity: stats))
         }
         return out
