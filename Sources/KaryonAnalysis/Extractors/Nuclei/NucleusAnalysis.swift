@@ -6,7 +6,8 @@ import KaryonImaging
 /// Measurements per object, in µm / µm² when the pixel size is known, else px / px²:
 /// - centroid `x`, `y` (px, and µm when known);
 /// - nucleus shape: `nucleus_area`, `nucleus_perimeter`, `nucleus_circularity` (4π·area/perimeter²),
-///   `nucleus_eccentricity`, `nucleus_major_axis`, `nucleus_minor_axis` (scikit-image definitions);
+///   `nucleus_eccentricity`, `nucleus_major_axis`, `nucleus_minor_axis`, `nucleus_solidity`,
+///   `nucleus_max_caliper`, `nucleus_min_caliper` (scikit-image definitions; see ``RegionProperties``);
 /// - brightfield intensities: `<compartment>_brightness` (mean luminance 0.2125R + 0.7154G +
 ///   0.0721B in sample units), `<compartment>_red_mean` …, and per stain
 ///   `<compartment>_<stain>_od_{mean,sum,std,max,min,range}` (QuPath OD convention: log10, I0 =
@@ -133,6 +134,9 @@ struct NucleusAnalysis: Sendable {
         add("nucleus_eccentricity", unit: nil, "eccentricity of the ellipse with the same second moments", props.map(\.eccentricity))
         add("nucleus_major_axis", unit: lengthUnit, "major axis of that ellipse", props.map { $0.majorAxisLength * s })
         add("nucleus_minor_axis", unit: lengthUnit, "minor axis of that ellipse", props.map { $0.minorAxisLength * s })
+        add("nucleus_solidity", unit: nil, "area / convex area (scikit-image solidity)", props.map(\.solidity))
+        add("nucleus_max_caliper", unit: lengthUnit, "maximum Feret diameter (scikit-image feret_diameter_max)", props.map { $0.feretDiameterMax * s })
+        add("nucleus_min_caliper", unit: lengthUnit, "minimum Feret diameter (rotating calipers on the same hull)", props.map { $0.minCaliper * s })
         addIntensities("nucleus", props.map { Optional($0.intensity) })
         guard let cells else { return }
         let cellProps = try byLabel(cells.regionProperties(intensity: channels), n)
