@@ -183,4 +183,35 @@ struct CLITests {
         let bad = try KaryonProcess.run(["synth", "--kind", "xray", "--out", dir + "/c"])
         #expect(bad.status == 1 && bad.stderr.contains("unknown --kind"))
     }
+
+    @Test("analyze writes objects, GeoJSON, labels and overlay; evaluate compares them with the synthetic truth")
+    func objectOutputsAndEvaluate() throws {
+        let synth = try KaryonProcess.run(["synth", "--kind", "her2", "--her2-score", "3+", "--size", "256x256", "--seed", "4", "--out", dir + "/h"])
+        #expect(synth.status == 0, "\(synth.stderr)")
+        let image = dir + "/h/her2-4.png"
+        let r = try KaryonProcess.run(["analyze", image, "--extractor", "her2", "--pixel-size", "0.5",
+                                       "--objects", dir + "/o.csv", "--geojson", dir + "/o.geojson",
+                                       "--labels", dir + "/l.png", "--overlay", dir + "/v.png"])
+        #expect(r.status == 0, "\(r.stderr)")
+        try r.stdout.write(toFile: dir + "/r.jsonl", atomically: true, encoding: .utf8)
+        let labels = try ImageCodec.decode(file: dir + "/l.png")
+        #expect(labels.sampleType == .uint16 && labels.width == 256)
+        #expect(try ImageCodec.decode(file: dir + "/v.png").channels == 3)
+        let csv = try String(contentsOfFile: dir + "/o.csv", encoding: .utf8)
+        #expect(csv.hasPrefix("id,") && csv.contains("membrane_completeness") && csv.contains(",class"))
+        let e = try KaryonProcess.run(["evaluate", "--truth-labels", dir + "/h/her2-4-labels.png", "--labels", dir + "/l.png",
+                                       "--truth", dir + "/h/her2-4-truth.json", "--results", dir + "/r.jsonl",
+                                       "--objects", dir + "/o.csv", "--truth-nuclei", dir + "/h/her2-4-nuclei.csv"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: Any]
+        #expect((report["f1"] as! Double) >= 0.9)
+        #expect(report["her2_score_exact"] as? Bool == true)
+        #expect((report["class_agreement"] as! Double) > 0.7)
+        // Object outputs need a nucleus-based extractor; nothing is written otherwise.
+        let bad = try KaryonProcess.run(["analyze", image, "--extractor", "intensity", "--objects", dir + "/x.csv"])
+        #expect(bad.status == 1 && bad.stderr.contains("nucleus-based") && !FileManager.default.fileExists(atPath: dir + "/x.csv"))
+        // An absurd resolution is refused with a clear message.
+        let absurd = try KaryonProcess.run(["analyze", image, "--extractor", "nuclei", "--pixel-size", "500"])
+        #expect(absurd.status == 1 && absurd.stderr.contains("pixel size") && absurd.stdout.isEmpty)
+    }
 }

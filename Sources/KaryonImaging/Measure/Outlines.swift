@@ -5,6 +5,12 @@ public struct PixelPolygon: Sendable, Equatable {
     public var x: [Int32]
     public var y: [Int32]
 
+    public init(x: [Int32], y: [Int32]) {
+        precondition(x.count == y.count, "one y per x")
+        self.x = x
+        self.y = y
+    }
+
     public var count: Int { x.count }
 
     /// Area enclosed (shoelace), in pixels: equals the pixel count of a region without holes.

@@ -1,0 +1,56 @@
+import KaryonImaging
+import Testing
+
+@Suite("Label expansion and outlines")
+struct NucleusPrimitivesTests {
+    func labels(_ rows: [[Int32]]) throws -> LabelImage {
+        try LabelImage(width: rows[0].count, height: rows.count, labels: rows.flatMap { $0 })
+    }
+
+    @Test("expansion gives each pixel within the distance the label of the nearest labelled pixel (brute force)")
+    func expansionMatchesBruteForce() throws {
+        let w = 40, h = 30
+        var raw = [Int32](repeating: 0, count: w * h)
+        // Fixed scattered seeds and a small block.
+        for (k, (x, y)) in [(3, 4), (20, 10), (35, 25), (10, 22), (28, 3)].enumerated() { raw[y * w + x] = Int32(k + 1) }
+        for y in 14...16 { for x in 30...33 { raw[y * w + x] = 6 } }
+        let image = try LabelImage(width: w, height: h, labels: raw)
+        let grown = try image.expanded(by: 6)
+        for y in 0..<h {
+            for x in 0..<w {
+                var best = Int.max, owners = Set<Int32>()
+                for j in 0..<(w * h) where raw[j] != 0 {
+                    let d = (j % w - x) * (j % w - x) + (j / w - y) * (j / w - y)
+                    if d < best { best = d; owners = [raw[j]] } else if d == best { owners.insert(raw[j]) }
+                }
+                let got = grown.labels[y * w + x]
+                if best > 36 {
+                    #expect(got == 0)
+                } else {
+                    #expect(owners.contains(got), "(\(x), \(y)) got \(got), nearest \(owners)")
+                }
+            }
+        }
+        #expect(try image.expanded(by: 0) == image)
+        #expect(throws: ImagingError.self) { try image.expanded(by: -1) }
+    }
+
+    @Test("outlines run along pixel edges and enclose each hole-free label's area")
+    func outlines() throws {
+        let l = try labels([
+            [0, 1, 1, 0, 0],
+            [0, 1, 1, 2, 0],
+            [0, 0, 0, 2, 2],
+            [3, 0, 0, 0, 0],
+        ])
+        let p = l.outlines()
+        #expect(p[0] == PixelPolygon(x: [1, 3, 3, 1], y: [0, 0, 2, 2]))
+        #expect(p[1].area == 3 && p[2].area == 1)
+        #expect(p[1].count == 6)
+        // A blob with a concave boundary.
+        var raw = [Int32](repeating: 0, count: 20 * 20)
+        for y in 0..<20 { for x in 0..<20 where (x - 10) * (x - 10) + (y - 9) * (y - 9) <= 49 && !(x > 12 && y > 8 && y < 11) { raw[y * 20 + x] = 1 } }
+        let blob = try LabelImage(width: 20, height: 20, labels: raw)
+        #expect(blob.outlines()[0].area == Double(raw.filter { $0 == 1 }.count))
+    }
+}
