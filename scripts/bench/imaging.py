@@ -74,9 +74,13 @@ def main():
     ap.add_argument("--sigma", type=float, default=2.0)
     args = ap.parse_args()
 
+    # scikit-image's bundled immunohistochemistry sample (not committed; saved here each run).
+    os.makedirs(".build-bench", exist_ok=True)
+    ihc_path = ".build-bench/ihc.png"
+    io.imsave(ihc_path, skimage.data.immunohistochemistry(), check_contrast=False)
     out = subprocess.run(
         [args.karyon_bench, "--size", str(args.size), "--repeats", str(args.repeats), "--sigma", str(args.sigma),
-         "--out", ".build-bench"],
+         "--out", ".build-bench", "--ihc", ihc_path],
         check=True, capture_output=True, text=True)
     karyon = json.loads(out.stdout)
     rgb = io.imread(karyon["image"])
@@ -167,12 +171,21 @@ def main():
         print(f"Quality on synthetic 512² fields at 0.5 µm/px: {n} fields per kind over densities 600/2000/4500 per mm²,")
         print("noise σ 2/6 grey levels and counterstain ×0.6/1.0/1.4 (bars: F1 ≥ 0.90, Ki-67 within 2 points, HER2 exact ≥ 90%)\n")
         ihc, fl, her2 = q["ihc"], q["fluorescence"], q["her2"]
-        print(f"H-DAB (ki67):        F1 mean {ihc['f1_mean']:.3f}, min {ihc['f1_min']:.3f}; AJI mean {ihc['aji_mean']:.3f}; "
+        print(f"H-DAB (ki67):          F1 mean {ihc['f1_mean']:.3f}, min {ihc['f1_min']:.3f}; AJI mean {ihc['aji_mean']:.3f}; "
               f"Ki-67 error mean {ihc['ki67_error_mean']:.2f}, max {ihc['ki67_error_max']:.2f} points; "
               f"within 2 points {100 * ihc['ki67_within_2_points']:.0f}% of fields")
         print(f"fluorescence (nuclei): F1 mean {fl['f1_mean']:.3f}, min {fl['f1_min']:.3f}; AJI mean {fl['aji_mean']:.3f}")
-        print(f"HER2 (her2):         slide score exact {100 * her2['score_exact']:.0f}% of fields; "
+        print(f"HER2 (her2):           slide score exact {100 * her2['score_exact']:.0f}% of fields; "
               f"per-cell class agreement {100 * her2['class_agreement_mean']:.1f}%; F1 mean {her2['f1_mean']:.3f}")
+        print()
+
+    ihc = karyon.get("ihc") or {}
+    if ihc:
+        print("Real field: skimage.data.immunohistochemistry (512², colon, DAB in cytoplasm/membranes), ki67 with")
+        print("detection=hematoxylin at an assumed 1 µm/px")
+        print(f"cells {ihc['cells']:.0f}, positive {ihc['positive']:.0f} ({ihc['positive_percent']:.1f}%), "
+              f"1+/2+/3+ {ihc['n_1plus']:.0f}/{ihc['n_2plus']:.0f}/{ihc['n_3plus']:.0f}, H-score {ihc['h_score']:.0f}; "
+              f"overlay {ihc['overlay']}")
         print()
 
 
