@@ -95,11 +95,11 @@ struct NucleusExtractorTests {
 
     @Test("the ASCO/CAP rules at their 10% cut-offs")
     func her2Rules() {
-        #expect(SyntheticField.her2Score(percentages: [89, 0, 0, 11]) == "3+")
-        #expect(SyntheticField.her2Score(percentages: [80, 0, 10, 10]) == "2+")
-        #expect(SyntheticField.her2Score(percentages: [90, 0, 5, 5]) == "0")
-        #expect(SyntheticField.her2Score(percentages: [89, 11, 0, 0]) == "1+")
-        #expect(SyntheticField.her2Score(percentages: [90, 10, 0, 0]) == "0")
+        #expect(HER2Extractor.slideScore(percentages: [89, 0, 0, 11]) == "3+")
+        #expect(HER2Extractor.slideScore(percentages: [80, 0, 10, 10]) == "2+")
+        #expect(HER2Extractor.slideScore(percentages: [90, 0, 5, 5]) == "0")
+        #expect(HER2Extractor.slideScore(percentages: [89, 11, 0, 0]) == "1+")
+        #expect(HER2Extractor.slideScore(percentages: [90, 10, 0, 0]) == "0")
     }
 
     @Test("fluorescence mode finds bright nuclei on a dark background")

@@ -86,10 +86,11 @@ public struct SyntheticField: Sendable {
     /// `her2`: cell labels (grown from the nuclei), 0 = background.
     public var cells: Image<UInt16>?
 
-    /// `her2`: the slide score by ASCO/CAP 2018 over cells not touching the edge (see ``her2Score(percentages:)``).
+    /// `her2`: the slide score by ASCO/CAP 2018 over cells not touching the edge
+    /// (``HER2Extractor/slideScore(percentages:)``).
     public var her2Score: String? {
         guard spec.kind == .her2 else { return nil }
-        return Self.her2Score(percentages: her2Percentages)
+        return HER2Extractor.slideScore(percentages: her2Percentages)
     }
 
     /// `her2`: percentages of scored cells in classes 0, 1+, 2+, 3+.
@@ -97,16 +98,6 @@ public struct SyntheticField: Sendable {
         let scored = nuclei.filter { !$0.touchesBorder }
         guard !scored.isEmpty else { return [0, 0, 0, 0] }
         return ["0", "1+", "2+", "3+"].map { c in 100 * Double(scored.filter { $0.intensityClass == c }.count) / Double(scored.count) }
-    }
-
-    /// ASCO/CAP 2018 slide score from the percentages of cells in 0, 1+, 2+, 3+: 3+ when more
-    /// than 10% are 3+; else 2+ when more than 10% are complete (2+ or 3+); else 1+ when more
-    /// than 10% show any membrane staining; else 0.
-    public static func her2Score(percentages p: [Double]) -> String {
-        if p[3] > 10 { return "3+" }
-        if p[2] + p[3] > 10 { return "2+" }
-        if p[1] + p[2] + p[3] > 10 { return "1+" }
-        return "0"
     }
 
     public var positiveCount: Int { spec.kind == .ihc ? nuclei.filter(\.isPositive).count : 0 }

@@ -91,6 +91,16 @@ public struct HER2Extractor: Extractor {
         ]
     }
 
+    /// ASCO/CAP 2018 slide score from the percentages of cells in classes 0, 1+, 2+, 3+: 3+ when
+    /// more than 10% are 3+; else 2+ when more than 10% are complete (2+ or 3+); else 1+ when more
+    /// than 10% show any membrane staining; else 0.
+    public static func slideScore(percentages p: [Double]) -> String {
+        if p[3] > 10 { return "3+" }
+        if p[2] + p[3] > 10 { return "2+" }
+        if p[1] + p[2] + p[3] > 10 { return "1+" }
+        return "0"
+    }
+
     public func extract(_ input: ExtractionInput) throws -> FeatureVector {
         try analyze(input).features
     }
@@ -105,7 +115,7 @@ public struct HER2Extractor: Extractor {
         let n = analysis.count
         guard let cells = analysis.cells else { preconditionFailure("her2 always grows cells") }
         let w = cells.width, h = cells.height
-        var dab = try analysis.channels.channel(5)
+        var dab = try analysis.stainPlane(1)
         let sigma = membraneSigma / (analysis.pixelSize ?? 1)
         if sigma >= 0.3 { dab = try gaussianBlur(dab, sigma: sigma) }
         let od = dab.pixels
@@ -127,7 +137,7 @@ public struct HER2Extractor: Extractor {
             }
         }
         var m = Membrane(completeness: [], intensity: [], od: [], classes: [])
-        for l in 1...max(1, n) where l <= n {
+        for l in stride(from: 1, through: n, by: 1) {
             var present = 0, stained = 0
             var sum = 0.0, stainedSum = 0.0
             for s in 0..<sectors {
@@ -167,7 +177,7 @@ public struct HER2Extractor: Extractor {
         var out = FeatureVector()
         out.append("cells", .integer(scored.count))
         out.append("border_cells", .integer(m.classes.count - scored.count))
-        out.append("score", .text(SyntheticField.her2Score(percentages: pct)))
+        out.append("score", .text(Self.slideScore(percentages: pct)))
         out.append("pct_0", pct[0])
         out.append("pct_1plus", pct[1])
         out.append("pct_2plus", pct[2])

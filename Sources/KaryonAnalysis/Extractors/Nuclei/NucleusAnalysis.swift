@@ -37,6 +37,13 @@ struct NucleusAnalysis: Sendable {
     /// Square micrometres (or pixels) per pixel.
     var pixelArea: Double { (pixelSize ?? 1) * (pixelSize ?? 1) }
 
+    /// Brightfield: the OD plane of measured stain `k` (0 = hematoxylin, 1 = DAB or the second
+    /// stain), as ``BrightfieldPlanes`` lays out ``channels`` (red, green, blue, brightness, stains).
+    func stainPlane(_ k: Int) throws -> Image<Float> {
+        precondition(settings.mode == .brightfield && (0...1).contains(k), "stain planes exist in brightfield only")
+        return try channels.channel(4 + k)
+    }
+
     /// The values of one measurement column.
     func column(_ name: String) -> [Double] {
         guard let c = columns.firstIndex(where: { $0.name == name }) else {
