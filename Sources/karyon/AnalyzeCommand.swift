@@ -71,11 +71,9 @@ struct AnalyzeCommand: ParsableCommand {
         }
         guard pixelLimit > 0 else { throw CLIError("--pixel-limit must be positive, got \(pixelLimit)") }
         let outputs = [("--objects", objects), ("--geojson", geojson), ("--labels", labels), ("--overlay", overlay)]
-        for case (let flag, .some) in outputs {
-            let detects = try extractorIDs.contains { try ExtractorRegistry.standard.type(for: $0).detectsObjects }
-            guard detects else {
-                throw CLIError("\(flag) needs a nucleus-based extractor in the run (nuclei, ki67 or her2)")
-            }
+        if let flag = outputs.first(where: { $0.1 != nil })?.0,
+           try !extractorIDs.contains(where: { try ExtractorRegistry.standard.type(for: $0).detectsObjects }) {
+            throw CLIError("\(flag) needs a nucleus-based extractor in the run (nuclei, ki67 or her2)")
         }
         let paths = outputs.compactMap(\.1)
         guard Set(paths).count == paths.count else { throw CLIError("--objects, --geojson, --labels and --overlay need different files") }

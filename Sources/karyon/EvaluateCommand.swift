@@ -78,12 +78,17 @@ struct EvaluateCommand: ParsableCommand {
             for m in eval.matches {
                 guard let a = expected[m.truth], let b = predicted[m.predicted], b != "border" else { continue }
                 compared += 1
-                if a == b || (a == "negative" && b == "negative") { agree += 1 }
+                if Self.classesAgree(truth: a, predicted: b) { agree += 1 }
             }
             out.append(("classes_compared", String(compared)))
             out.append(("class_agreement", JSONText.number(compared == 0 ? 1 : Double(agree) / Double(compared))))
         }
         emit(JSONText.object(out) + "\n")
+    }
+
+    /// Equal classes agree; a single-threshold `positive` agrees with any true intensity class.
+    static func classesAgree(truth: String, predicted: String) -> Bool {
+        truth == predicted || (predicted == "positive" && ["1+", "2+", "3+"].contains(truth))
     }
 
     func loadLabels(_ path: String) throws -> LabelImage {

@@ -86,7 +86,7 @@ public enum FieldSynthesizer {
             let id = nuclei.count + 1
             // Only ihc fields have DAB-positive nuclei; her2 membranes are drawn below.
             let positive = spec.kind == .ihc && rng.unit() < spec.positiveFraction
-            var klass: String
+            let klass: String
             let dMean: Double
             var hMean: Double
             if positive {
