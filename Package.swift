@@ -38,6 +38,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Records (Fluent models, migrations) and the encrypted blob store.
+        .target(
+            name: "KaryonStore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "karyon",
             dependencies: [
@@ -64,6 +71,10 @@ let package = Package(
         .testTarget(
             name: "KaryonAnalysisTests",
             dependencies: ["KaryonAnalysis", "KaryonImaging", "KaryonTestSupport"]
+        ),
+        .testTarget(
+            name: "KaryonStoreTests",
+            dependencies: ["KaryonStore"]
         ),
         .testTarget(
             name: "KaryonCLITests",
