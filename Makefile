@@ -7,9 +7,10 @@ DATA_DIR ?= karyon-data
 bootstrap:
 	@scripts/bootstrap
 
-## Build in release mode and run the platform on the embedded default.
+## Build in release mode and run the platform on the embedded default (SQLite and encrypted
+## blobs under ./karyon-data, http://127.0.0.1:8080). Prints the URL and how to sign in.
 up: bootstrap release
-	KARYON_DATA_DIR=$(DATA_DIR) .build/release/karyon demo --data-dir $(DATA_DIR)
+	KARYON_DATA_DIR=$(DATA_DIR) .build/release/karyon up
 
 ## Run the whole test suite (Swift Testing).
 test: bootstrap

@@ -12,6 +12,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/vapor/vapor", from: "4.122.0"),
+        .package(url: "https://github.com/vapor/fluent", from: "4.13.0"),
+        .package(url: "https://github.com/vapor/fluent-kit", from: "1.57.0"),
+        .package(url: "https://github.com/vapor/fluent-sqlite-driver", from: "4.9.0"),
+        .package(url: "https://github.com/vapor/fluent-postgres-driver", from: "2.14.0"),
+        .package(url: "https://github.com/vapor/jwt", from: "5.2.0"),
+        .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
     ],
     targets: [
         // libvips headers and link flags from pkg-config (Debian: libvips-dev).
@@ -43,6 +51,23 @@ let package = Package(
             name: "KaryonStore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "FluentKit", package: "fluent-kit"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ]
+        ),
+        // The HTTP service (Vapor): composition root, routes, controllers, auth, OpenAPI document.
+        .target(
+            name: "KaryonServer",
+            dependencies: [
+                "KaryonStore",
+                "KaryonAnalysis",
+                "KaryonImaging",
+                .product(name: "Vapor", package: "vapor"),
+                .product(name: "Fluent", package: "fluent"),
+                .product(name: "FluentSQLiteDriver", package: "fluent-sqlite-driver"),
+                .product(name: "FluentPostgresDriver", package: "fluent-postgres-driver"),
+                .product(name: "JWT", package: "jwt"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -50,6 +75,8 @@ let package = Package(
             dependencies: [
                 "KaryonImaging",
                 "KaryonAnalysis",
+                "KaryonStore",
+                "KaryonServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -75,6 +102,17 @@ let package = Package(
         .testTarget(
             name: "KaryonStoreTests",
             dependencies: ["KaryonStore"]
+        ),
+        .testTarget(
+            name: "KaryonServerTests",
+            dependencies: [
+                "KaryonServer",
+                "KaryonStore",
+                "KaryonAnalysis",
+                "KaryonImaging",
+                "KaryonTestSupport",
+                .product(name: "VaporTesting", package: "vapor"),
+            ]
         ),
         .testTarget(
             name: "KaryonCLITests",

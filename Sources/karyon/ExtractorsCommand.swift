@@ -14,7 +14,7 @@ struct ExtractorsCommand: ParsableCommand {
         let descriptors = ExtractorRegistry.standard.descriptors
         switch format {
         case .json:
-            emit(JSONText.array(descriptors.map(Self.json)) + "\n")
+            emit(JSONText.array(descriptors.map(\.jsonText)) + "\n")
         case .text:
             for d in descriptors {
                 emit("\(d.id) \(d.version) — \(d.summary)\n")
@@ -32,35 +32,5 @@ struct ExtractorsCommand: ParsableCommand {
                 for r in d.references { emit("    ref: \(r)\n") }
             }
         }
-    }
-
-    static func json(_ d: ExtractorDescriptor) -> String {
-        let determinism: String = switch d.determinism {
-        case .bitExact: JSONText.string("bit-exact")
-        case .tolerance(let t): JSONText.object([("tolerance", JSONText.number(t))])
-        case .seeded(let key): JSONText.object([("seeded_by", JSONText.string(key))])
-        }
-        let parameters = d.parameters.map { p in
-            var pairs: [(String, String)] = [
-                ("key", JSONText.string(p.key)),
-                ("type", JSONText.string(p.type.name)),
-                ("default", JSONText.value(p.defaultValue)),
-            ]
-            if case .choice(let options) = p.type { pairs.append(("choices", JSONText.array(options.map(JSONText.string)))) }
-            if case .choiceList(let options) = p.type { pairs.append(("choices", JSONText.array(options.map(JSONText.string)))) }
-            pairs.append(("minimum", p.minimum.map(JSONText.number) ?? "null"))
-            pairs.append(("maximum", p.maximum.map(JSONText.number) ?? "null"))
-            pairs.append(("unit", p.unit.map(JSONText.string) ?? "null"))
-            pairs.append(("help", JSONText.string(p.help)))
-            return JSONText.object(pairs)
-        }
-        return JSONText.object([
-            ("id", JSONText.string(d.id)),
-            ("version", JSONText.string(d.version)),
-            ("summary", JSONText.string(d.summary)),
-            ("references", JSONText.array(d.references.map(JSONText.string))),
-            ("determinism", determinism),
-            ("parameters", JSONText.array(parameters)),
-        ])
     }
 }

@@ -2,22 +2,29 @@ import ArgumentParser
 import Foundation
 import KaryonAnalysis
 import KaryonImaging
+import KaryonServer
+import KaryonStore
 
 /// The `karyon` program: every Karyon command in one binary.
 @main
-struct Karyon: ParsableCommand {
+struct Karyon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "karyon",
         abstract: "Karyon: biomedical image analysis and content-based image retrieval.",
         subcommands: [
             AnalyzeCommand.self, ExtractorsCommand.self, InfoCommand.self, SynthCommand.self, EvaluateCommand.self, DemoCommand.self,
+            UpCommand.self, ServeCommand.self, MigrateCommand.self, UserCommand.self,
         ])
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let error as ImageIOError {
             fail(error.description)
         } catch let error as ExtractorError {
@@ -25,6 +32,10 @@ struct Karyon: ParsableCommand {
         } catch let error as ImagingError {
             fail(error.description)
         } catch let error as CLIError {
+            fail(error.message)
+        } catch let error as ConfigurationError {
+            fail(error.message)
+        } catch let error as StoreError {
             fail(error.message)
         } catch {
             exit(withError: error)

@@ -1,0 +1,361 @@
+import Crypto
+import Fluent
+import KaryonImaging
+import KaryonStore
+import Vapor
+
+/// Images: upload (streamed multipart, probed, encrypted, committed with their jobs in one
+/// transaction), metadata, decrypted download, thumbnails, per-image results.
+struct ImageController: Sendable {
+    let context: AppContext
+
+    func register(_ routes: any RoutesBuilder) {
+        let catalog = context.catalog
+        catalog.register(Operation(method: .POST, path: "/api/v1/studies/{id}/images",
+                                   summary: "Upload images (multipart, field 'file', repeatable); 201 means they and their analysis jobs are durable",
+                                   tag: "images", query: [], requestBody: .ref("UploadRequest"), requestMediaType: "multipart/form-data",
+                                   status: 201, response: .ref("UploadResponse"), errors: [403, 404, 409, 422, 429]),
+                         on: routes, body: .stream, use: upload)
+        catalog.register(Operation(method: .GET, path: "/api/v1/studies/{id}/images", summary: "Images of a study", tag: "images",
+                                   query: pageQuery, response: .ref("ImagePage"), errors: [404]), on: routes, use: list)
+        catalog.register(Operation(method: .GET, path: "/api/v1/images/{id}", summary: "Image metadata", tag: "images",
+                                   response: .ref("Image"), errors: [404]), on: routes, use: show)
+        catalog.register(Operation(method: .GET, path: "/api/v1/images/{id}/file", summary: "The uploaded file, decrypted and verified",
+                                   tag: "images", response: .binary, responseMediaType: "application/octet-stream", errors: [404, 500]),
+                         on: routes, use: download)
+        catalog.register(Operation(method: .GET, path: "/api/v1/images/{id}/thumbnail", summary: "An 8-bit PNG preview", tag: "images",
+                                   query: [("size", .integer(minimum: 16, maximum: 1024), "Longer side in pixels (default 256).")],
+                                   response: .binary, responseMediaType: "image/png", errors: [404, 422]), on: routes, use: thumbnail)
+        catalog.register(Operation(method: .DELETE, path: "/api/v1/images/{id}", summary: "Delete an image, its jobs and results; owners only",
+                                   tag: "images", status: 204, errors: [403, 404]), on: routes, use: delete)
+    }
+
+    // MARK: Upload
+
+    /// One file of a multipart upload, checked and ready to store.
+    struct Upload {
+        var name: String?
+        var bytes: Data
+        var sha256: String
+        var header: ImageHeader
+    }
+
+    @Sendable func upload(_ req: Request) async throws -> Response {
+        let study = try await context.access.study(req, .write, action: "image.upload")
+        guard let type = req.headers.contentType, type.type == "multipart", type.subType == "form-data",
+              let boundary = type.parameters["boundary"], !boundary.isEmpty else {
+            throw APIError.unsupportedMediaType("multipart/form-data with one or more 'file' fields")
+        }
+        let key = try idempotencyKey(req)
+        let me = try req.principal
+        guard await context.uploads.enter(me.userID) else {
+            throw APIError.tooManyRequests("You already have \(context.configuration.maxConcurrentUploadsPerUser) uploads running; wait for one to finish.", retryAfter: 5)
+        }
+        do {
+            let response = try await receive(req, study: study, boundary: boundary, key: key, user: me.userID)
+            await context.uploads.leave(me.userID)
+            return response
+        } catch {
+            await context.uploads.leave(me.userID)
+            throw error
+        }
+    }
+
+    private func idempotencyKey(_ req: Request) throws -> String? {
+        guard let key = req.headers.first(name: "Idempotency-Key") else { return nil }
+        guard (1...200).contains(key.utf8.count), key.unicodeScalars.allSatisfy({ $0.value >= 0x21 && $0.value < 0x7F }) else {
+            throw APIError.badRequest("Idempotency-Key must be 1 to 200 printable ASCII characters.")
+        }
+        return key
+    }
+
+    private func receive(_ req: Request, study: Study, boundary: String, key: String?, user: UUID) async throws -> Response {
+        let limit = context.configuration.uploadLimitBytes
+        let collector = PartCollector()
+        let parser = MultipartParser(boundary: boundary)
+        parser.onHeader = { collector.header($0, $1) }
+        parser.onBody = { collector.body(&$0) }
+        parser.onPartComplete = { collector.complete() }
+        var total = 0
+        for try await chunk in req.body {
+            total += chunk.readableBytes
+            guard total <= limit else { throw APIError.payloadTooLarge(limit) }
+            do { try parser.execute(chunk) } catch {
+                throw APIError.badRequest("The multipart body is malformed.", code: "malformed_multipart")
+            }
+        }
+        let parts = try collector.files()
+        // The request's identity is its files (name and content), not its bytes: a retry carries
+        // a new multipart boundary.
+        var identity = "POST \(req.url.path)\n"
+        for part in parts { identity += "\(part.filename ?? "")\u{0}\(hex(SHA256.hash(data: part.bytes)))\n" }
+        let requestHash = hex(SHA256.hash(data: Data(identity.utf8)))
+        if let key, let replay = try await replay(req, key: key, user: user, requestHash: requestHash) { return replay }
+
+        let pixelLimit = context.configuration.pixelLimit
+        let uploads: [Upload] = try await req.application.threadPool.runIfActive {
+            try parts.map { part in
+                let name = part.filename ?? "file"
+                let header: ImageHeader
+                do {
+                    header = try ImageCodec.probe(data: [UInt8](part.bytes), name: name)
+                } catch let error as ImageIOError {
+                    throw APIError.unprocessable("\(name): \(error.description)", code: error.code == .tooLarge ? "image_too_large" : "invalid_image")
+                }
+                guard header.pixelCount <= pixelLimit else {
+                    throw APIError.unprocessable("\(name) has \(header.pixelCount) pixels; the limit is \(pixelLimit).", code: "image_too_large")
+                }
+                return Upload(name: part.filename, bytes: part.bytes, sha256: hex(SHA256.hash(data: part.bytes)), header: header)
+            }
+        }
+        return try await store(req, uploads, study: study, key: key, user: user, requestHash: requestHash)
+    }
+
+    /// The stored answer for a repeated `Idempotency-Key`, nil for a new key.
+    private func replay(_ req: Request, key: String, user: UUID, requestHash: String) async throws -> Response? {
+        guard let record = try await IdempotencyRecord.query(on: req.db).filter(\.$userID == user).filter(\.$key == key).first() else {
+            return nil
+        }
+        guard record.requestHash == requestHash else {
+            throw APIError.unprocessable("This Idempotency-Key was used for a different request; use a new key.", code: "idempotency_key_reused")
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: .contentType, value: "application/json; charset=utf-8")
+        headers.add(name: "Idempotent-Replayed", value: "true")
+        return Response(status: HTTPResponseStatus(statusCode: record.status), headers: headers, body: .init(string: record.response))
+    }
+
+    private func store(_ req: Request, _ uploads: [Upload], study: Study, key: String?, user: UUID, requestHash: String) async throws -> Response {
+        let studyID = try study.requireID()
+        let known = try await ImageRecord.query(on: req.db).filter(\.$studyID == studyID)
+            .filter(\.$sha256 ~~ uploads.map(\.sha256)).all()
+        var bySHA = Dictionary(known.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
+        let subscriptions = try await StudyExtractor.query(on: req.db).filter(\.$studyID == studyID).all()
+
+        var items: [[String: Any]] = []
+        var fresh: [(ImageRecord, Data)] = []
+        for upload in uploads {
+            if let existing = bySHA[upload.sha256] {
+                var item = Representation.image(existing)
+                item["duplicate"] = true
+                items.append(item)
+                continue
+            }
+            let pixelSize = study.pixelSize ?? upload.header.pixelSizeMicrons.flatMap { $0 > 0 && $0 <= 100 ? $0 : nil }
+            let record = ImageRecord(
+                studyID: studyID, projectID: study.projectID, blobID: UUID(), sha256: upload.sha256, byteSize: upload.bytes.count,
+                width: upload.header.width, height: upload.header.height, channels: upload.header.channels,
+                bitDepth: upload.header.bitDepth, format: upload.header.format.rawValue, pixelSize: pixelSize,
+                originalName: upload.name.map { String($0.prefix(255)) }, createdBy: user)
+            bySHA[upload.sha256] = record
+            fresh.append((record, upload.bytes))
+            var item = Representation.image(record)
+            item["duplicate"] = false
+            items.append(item)
+        }
+        let status: HTTPResponseStatus = fresh.isEmpty ? .ok : .created
+        let body = try JSONSerialization.data(withJSONObject: ["images": items], options: [.sortedKeys, .withoutEscapingSlashes])
+        let bodyText = String(decoding: body, as: UTF8.self)
+
+        // Blobs first (encrypted, fsynced), then one transaction for rows, jobs and the idempotency
+        // record. A crash in between leaves only orphaned blobs, collected at start-up.
+        let blobs = context.blobs
+        let toWrite = fresh.map { ($0.0.blobID, $0.1) }
+        let written: [UUID] = try await req.application.threadPool.runIfActive {
+            var done: [UUID] = []
+            do {
+                for (blobID, bytes) in toWrite {
+                    try blobs.put(bytes, id: blobID)
+                    done.append(blobID)
+                }
+            } catch {
+                for id in done { _ = try? blobs.delete(id) }
+                throw error
+            }
+            return done
+        }
+        let records = fresh.map(\.0)
+        do {
+            try await req.db.transaction { db in
+                for record in records {
+                    try await record.create(on: db)
+                    for sub in subscriptions {
+                        try await Job(imageID: try record.requireID(), studyID: studyID, extractorID: sub.extractorID,
+                                      extractorVersion: sub.extractorVersion, parameters: sub.parameters,
+                                      parameterHash: sub.parameterHash).create(on: db)
+                    }
+                    try await context.audit.record(req, "image.upload", "image", record.id, on: db)
+                }
+                if let key {
+                    try await IdempotencyRecord(userID: user, key: key, requestHash: requestHash, status: Int(status.code),
+                                                response: bodyText).create(on: db)
+                }
+            }
+        } catch {
+            try? await BlobSweeper.delete(written, from: blobs, pool: req.application.threadPool, logger: req.logger)
+            if let dbError = error as? any DatabaseError, dbError.isConstraintFailure {
+                if let key, let replay = try await replay(req, key: key, user: user, requestHash: requestHash) { return replay }
+                throw APIError.conflict("The same image was uploaded to this study at the same moment; retry to get its id.")
+            }
+            throw error
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: .contentType, value: "application/json; charset=utf-8")
+        return Response(status: status, headers: headers, body: .init(data: body))
+    }
+
+    // MARK: Reading
+
+    @Sendable func list(_ req: Request) async throws -> Response {
+        let study = try await context.access.study(req, .read, action: "image.list")
+        let page = try Page(req, maxLimit: context.configuration.maxPageSize)
+        let query = ImageRecord.query(on: req.db).filter(\.$studyID == (try study.requireID()))
+        let total = try await query.count()
+        let rows = try await query.sort(\.$createdAt).sort(\.$id).range(page.offset..<(page.offset + page.limit)).all()
+        try await context.audit.record(req, "image.list", "study", study.id)
+        return try JSONResponse.page(rows.map(Representation.image), total: total, page: page)
+    }
+
+    @Sendable func show(_ req: Request) async throws -> Response {
+        let image = try await context.access.image(req, .read, action: "image.read")
+        try await context.audit.record(req, "image.read", "image", image.id)
+        return try JSONResponse.make(Representation.image(image))
+    }
+
+    @Sendable func download(_ req: Request) async throws -> Response {
+        let image = try await context.access.image(req, .read, action: "image.download")
+        let data = try await readBlob(req, image, action: "image.download")
+        try await context.audit.record(req, "image.download", "image", image.id)
+        var headers = HTTPHeaders()
+        headers.add(name: .contentType, value: Self.mediaType(image.format))
+        headers.add(name: .contentDisposition, value: "attachment; filename=\"\(image.id!.api).\(image.format == "jpeg" ? "jpg" : image.format)\"")
+        headers.add(name: .cacheControl, value: "private, no-store")
+        headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        return Response(status: .ok, headers: headers, body: .init(data: data))
+    }
+
+    @Sendable func thumbnail(_ req: Request) async throws -> Response {
+        let image = try await context.access.image(req, .read, action: "image.thumbnail")
+        let sizeText: String? = req.query["size"]
+        guard let size = sizeText.map({ Int($0) }) ?? 256, (16...1024).contains(size) else {
+            throw APIError.unprocessable("'size' must be an integer from 16 to 1024.")
+        }
+        let data = try await readBlob(req, image, action: "image.thumbnail")
+        let png: [UInt8] = try await req.application.threadPool.runIfActive {
+            let decoded = try ImageCodec.decode(data: [UInt8](data), name: "image")
+            return try ImageCodec.encode(.uint8(try decoded.thumbnail(maxSide: size)), as: .png())
+        }
+        try await context.audit.record(req, "image.thumbnail", "image", image.id)
+        var headers = HTTPHeaders()
+        headers.add(name: .contentType, value: "image/png")
+        headers.add(name: .cacheControl, value: "private, max-age=300")
+        return Response(status: .ok, headers: headers, body: .init(data: Data(png)))
+    }
+
+    @Sendable func delete(_ req: Request) async throws -> Response {
+        let image = try await context.access.image(req, .manage, action: "image.delete")
+        let id = try image.requireID()
+        var blobs = [image.blobID]
+        for result in try await ResultRecord.query(on: req.db).filter(\.$imageID == id).all() {
+            blobs += BlobSweeper.artefactBlobIDs(result.artefacts)
+        }
+        try await req.db.transaction { db in
+            try await image.delete(on: db)
+            try await context.audit.record(req, "image.delete", "image", id, on: db)
+        }
+        try await BlobSweeper.delete(blobs, from: context.blobs, pool: req.application.threadPool, logger: req.logger)
+        return Response(status: .noContent)
+    }
+
+    /// Decrypts an image's blob; an integrity failure is audited and answered without any byte of it.
+    private func readBlob(_ req: Request, _ image: ImageRecord, action: String) async throws -> Data {
+        let blobs = context.blobs
+        let blobID = image.blobID
+        do {
+            return try await req.application.threadPool.runIfActive { try blobs.get(blobID) }
+        } catch let error as StoreError {
+            try? await context.audit.record(req, action, "image", image.id, outcome: .failure)
+            req.logger.error("blob read failed", metadata: ["image.id": "\(image.id!)", "error.code": "\(error.code.rawValue)"])
+            switch error.code {
+            case .integrity:
+                throw APIError(.internalServerError, "integrity_error", "The stored image failed its integrity check and was not sent.")
+            case .notFound:
+                throw APIError(.internalServerError, "blob_missing", "The stored image is missing.")
+            default:
+                throw APIError(.internalServerError, "storage_error", "The stored image could not be read.")
+            }
+        }
+    }
+
+    static func mediaType(_ format: String) -> String {
+        switch format {
+        case "png": "image/png"
+        case "jpeg": "image/jpeg"
+        case "tiff": "image/tiff"
+        default: "application/octet-stream"
+        }
+    }
+}
+
+/// Collects the parts of a multipart body as the parser reports them.
+final class PartCollector {
+    struct Part {
+        var headers: [(String, String)] = []
+        var bytes = Data()
+        var name: String?
+        var filename: String?
+    }
+
+    private var current: Part?
+    private var parts: [Part] = []
+
+    func header(_ name: String, _ value: String) {
+        if current == nil { current = Part() }
+        current!.headers.append((name, value))
+        if name.lowercased() == "content-disposition" {
+            current!.name = Self.parameter("name", in: value)
+            current!.filename = Self.parameter("filename", in: value)
+        }
+    }
+
+    func body(_ buffer: inout ByteBuffer) {
+        if current == nil { current = Part() }
+        current!.bytes.append(contentsOf: buffer.readableBytesView)
+    }
+
+    func complete() {
+        if let part = current { parts.append(part) }
+        current = nil
+    }
+
+    /// The `file` parts; any other field or an empty file is an error.
+    func files() throws -> [Part] {
+        guard !parts.isEmpty else { throw APIError.badRequest("The upload has no 'file' parts.", code: "no_files") }
+        for part in parts {
+            guard part.name == "file" else {
+                throw APIError.badRequest("Unknown multipart field '\(part.name ?? "")'; send each image as a 'file' field.", code: "unknown_field")
+            }
+            guard !part.bytes.isEmpty else {
+                throw APIError.unprocessable("\(part.filename ?? "a file") is empty.", code: "invalid_image")
+            }
+        }
+        guard parts.count <= 1000 else { throw APIError.badRequest("At most 1000 files per request.") }
+        return parts
+    }
+
+    /// `name="value"` from a Content-Disposition header.
+    static func parameter(_ key: String, in header: String) -> String? {
+        for piece in header.split(separator: ";") {
+            let kv = piece.trimmingCharacters(in: .whitespaces)
+            guard kv.lowercased().hasPrefix(key + "=") else { continue }
+            var value = String(kv.dropFirst(key.count + 1))
+            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
+            return value
+        }
+        return nil
+    }
+}
+
+func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+    digest.map { String(format: "%02x", $0) }.joined()
+}

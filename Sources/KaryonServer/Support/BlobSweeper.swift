@@ -1,0 +1,52 @@
+import Fluent
+import Foundation
+import KaryonStore
+import Vapor
+
+/// Finds and deletes blobs that belong to records being deleted, and blobs no row points to.
+enum BlobSweeper {
+    /// Blob ids of the images of `studies` and of their results' artefacts.
+    static func blobs(ofStudies studies: [UUID], on db: any Database) async throws -> [UUID] {
+        guard !studies.isEmpty else { return [] }
+        var ids = try await ImageRecord.query(on: db).filter(\.$studyID ~~ studies).all().map(\.blobID)
+        let results = try await ResultRecord.query(on: db).filter(\.$studyID ~~ studies).all()
+        for result in results { ids += artefactBlobIDs(result.artefacts) }
+        return ids
+    }
+
+    /// Blob ids listed in a result's `artefacts` JSON.
+    static func artefactBlobIDs(_ json: String) -> [UUID] {
+        guard let items = JSONResponse.embedded(json) as? [[String: Any]] else { return [] }
+        return items.compactMap { ($0["blob_id"] as? String).flatMap(UUID.init(uuidString:)) }
+    }
+
+    static func delete(_ ids: [UUID], from store: any BlobStore, pool: NIOThreadPool, logger: Logger) async throws {
+        guard !ids.isEmpty else { return }
+        try await pool.runIfActive {
+            for id in ids {
+                do { try store.delete(id) } catch {
+                    logger.error("blob delete failed", metadata: ["blob.id": "\(id)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Deletes blobs that no image or result references — left behind when a process died
+    /// between writing a blob and committing its row. Run at start-up, before serving.
+    /// - Returns: how many blobs were removed.
+    static func collectOrphans(store: any BlobStore, db: any Database, logger: Logger) async throws -> Int {
+        let stored = try store.allIDs()
+        guard !stored.isEmpty else { return 0 }
+        var referenced = Set(try await ImageRecord.query(on: db).all().map(\.blobID))
+        for result in try await ResultRecord.query(on: db).all() {
+            referenced.formUnion(artefactBlobIDs(result.artefacts))
+        }
+        var removed = 0
+        for id in stored where !referenced.contains(id) {
+            try store.delete(id)
+            removed += 1
+        }
+        if removed > 0 { logger.notice("removed orphaned blobs", metadata: ["blob.count": "\(removed)"]) }
+        return removed
+    }
+}

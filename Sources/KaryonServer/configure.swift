@@ -1,0 +1,100 @@
+import Fluent
+import FluentPostgresDriver
+import FluentSQLiteDriver
+import Foundation
+import KaryonAnalysis
+import KaryonStore
+import SQLKit
+import Vapor
+
+/// Assembles the Karyon server on `app`: database (SQLite under the data directory, or
+/// PostgreSQL from `KARYON_DATABASE_URL`), migrations, the encrypted blob store, token keys,
+/// middleware and routes. The one place where the service's parts meet.
+///
+/// - Parameters:
+///   - blobs: the blob store; the default is the encrypted store under the data directory.
+///   - registry: the built-in extractors.
+public func configure(_ app: Application, configuration: ServerConfiguration, blobs: (any BlobStore)? = nil,
+                      registry: ExtractorRegistry = .standard) async throws {
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+
+    try await DatabaseSetup.use(configuration, on: app)
+    app.migrations.add(StoreMigrations.all)
+    try await app.autoMigrate()
+
+    let store: any BlobStore
+    if let blobs {
+        store = blobs
+    } else {
+        store = try EncryptedBlobStore.open(directory: configuration.blobDirectory, keyFile: configuration.keyFile)
+    }
+    try await ExtractorController.sync(registry, on: app.db)
+    _ = try await BlobSweeper.collectOrphans(store: store, db: app.db, logger: app.logger)
+
+    let keyFile = try SigningKeyFile.loadOrCreate(path: configuration.jwtKeyFile)
+    let audit = Audit()
+    let context = AppContext(
+        configuration: configuration, blobs: store, registry: registry,
+        accessTokens: await AccessTokens(file: keyFile, lifetime: configuration.accessTokenLifetime),
+        passwords: try Passwords(), audit: audit, access: Access(audit: audit),
+        uploads: UploadGate(limit: configuration.maxConcurrentUploadsPerUser), catalog: RouteCatalog())
+
+    app.http.server.configuration.hostname = configuration.host
+    app.http.server.configuration.port = configuration.port
+    app.routes.defaultMaxBodySize = ByteCount(integerLiteral: configuration.jsonBodyLimitBytes)
+    app.middleware = Middlewares()
+    app.middleware.use(ResponseHeadersMiddleware())
+    app.middleware.use(APIErrorMiddleware())
+    routes(app, context: context)
+}
+
+/// Every route, public first, then those behind bearer authentication.
+func routes(_ app: Application, context: AppContext) {
+    let authenticated = app.grouped(BearerAuthenticator(accessTokens: context.accessTokens))
+    HealthController(context: context).register(app)
+    AuthController(context: context).register(app, authenticated: authenticated)
+    TokenController(context: context).register(authenticated)
+    ProjectController(context: context).register(authenticated)
+    PatientController(context: context).register(authenticated)
+    StudyController(context: context).register(authenticated)
+    ImageController(context: context).register(authenticated)
+    ResultController(context: context).register(authenticated)
+    ExtractorController(context: context).register(authenticated)
+    NotificationController(context: context).register(authenticated)
+    AdminController(context: context).register(authenticated)
+}
+
+enum DatabaseSetup {
+    /// Points Fluent at PostgreSQL when a URL is configured, else at SQLite in the data
+    /// directory (WAL journal, foreign keys on).
+    static func use(_ configuration: ServerConfiguration, on app: Application) async throws {
+        if let url = configuration.databaseURL {
+            app.databases.use(try .postgres(url: url), as: .psql)
+        } else {
+            app.databases.use(.sqlite(.file(configuration.sqlitePath)), as: .sqlite)
+            if let sql = app.db as? any SQLDatabase {
+                try await sql.raw("PRAGMA journal_mode=WAL").run()
+            }
+        }
+    }
+}
+
+/// Adds `X-Request-Id` to every response and keeps API answers out of caches (they carry
+/// health data).
+struct ResponseHeadersMiddleware: AsyncMiddleware {
+    func respond(to request: Request, chainingTo next: any AsyncResponder) async throws -> Response {
+        let response: Response
+        do {
+            response = try await next.respond(to: request)
+        } catch {
+            response = APIErrorMiddleware.response(for: error, request: request)
+        }
+        response.headers.replaceOrAdd(name: "X-Request-Id", value: request.id)
+        response.headers.replaceOrAdd(name: "X-Content-Type-Options", value: "nosniff")
+        if !response.headers.contains(name: .cacheControl) {
+            response.headers.replaceOrAdd(name: .cacheControl, value: "no-store")
+        }
+        return response
+    }
+}
