@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "KaryonImaging",
                 "KaryonAnalysis",
+                "KaryonStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,7 +79,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KaryonCLITests",
-            dependencies: ["karyon", "KaryonTestSupport"]
+            dependencies: ["karyon", "KaryonStore", "KaryonTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KaryonAnalysis
 import KaryonImaging
+import KaryonStore
 
 /// The `karyon` program: every Karyon command in one binary.
 @main
@@ -11,6 +12,7 @@ struct Karyon: ParsableCommand {
         abstract: "Karyon: biomedical image analysis and content-based image retrieval.",
         subcommands: [
             AnalyzeCommand.self, ExtractorsCommand.self, InfoCommand.self, SynthCommand.self, EvaluateCommand.self, DemoCommand.self,
+            KeysCommand.self,
         ])
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
@@ -23,6 +25,8 @@ struct Karyon: ParsableCommand {
         } catch let error as ExtractorError {
             fail(error.description)
         } catch let error as ImagingError {
+            fail(error.description)
+        } catch let error as StoreError {
             fail(error.description)
         } catch let error as CLIError {
             fail(error.message)
