@@ -127,20 +127,21 @@ struct KeysCommandTests {
                 new = json["active"] as? String
             }
             if let new { rewrapped = sidecars(under: new) }
-            if rewrapped >= 100 { break }
+            if rewrapped >= 50 { break }
             usleep(2000)
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal, "rotate finished before it could be killed")
         let newKid = try #require(new)
-        #expect(rewrapped >= 100 && rewrapped < 2000, "killed after \(rewrapped) re-wraps")
 
         do {
             let store = try EncryptedBlobStore(directory: dataDir + "/blobs", keyRing: KeyRing.load(from: keyFile))
             #expect(store.keyRing.isRotationInProgress && store.keyRing.keyIDs == [old, newKid].sorted())
             let usage = try store.keyUsage()
             #expect(usage.byKeyID[old, default: 0] + usage.byKeyID[newKid, default: 0] == 2000 && usage.damaged.isEmpty)
+            // Killed half-way: some data keys re-wrapped, some not.
+            #expect(usage.byKeyID[newKid, default: 0] >= 50 && usage.byKeyID[old, default: 0] > 0, "\(usage.byKeyID)")
             var wrong = 0
             for (id, data) in contents where (try? store.get(id)) != data { wrong += 1 }
             #expect(wrong == 0, "\(wrong) blobs unreadable after the kill")

@@ -120,10 +120,14 @@ struct EncryptedBlobStoreTests {
         try s.put(Data("other".utf8), id: fixedID(2))
         let savedCiphertext = readFile(s.blobPath(fixedID(1)))
         let wrapped = Array(readFile(s.keyPath(fixedID(1))).suffix(48))
+        // A temporary copy of the key file, as a rotation killed before its rename leaves behind.
+        let stray = s.shardPath(fixedID(1)) + "/." + fixedID(1).uuidString.lowercased() + ".key.5a5a.tmp"
+        writeFile(stray, readFile(s.keyPath(fixedID(1))))
         #expect(try s.delete(fixedID(1)))
         #expect(!s.contains(fixedID(1)))
         #expect(try s.allIDs() == [fixedID(2)])
         #expect(errorCode { try s.get(fixedID(1)) } == .notFound)
+        #expect(!FileManager.default.fileExists(atPath: stray))
         for path in temp.files { #expect(!contains(readFile(path), wrapped), "wrapped key survives in \(path)") }
         writeFile(s.blobPath(fixedID(1)), savedCiphertext)  // an attacker's copy of the ciphertext
         #expect(errorCode { try s.get(fixedID(1)) } == .notFound)

@@ -24,7 +24,7 @@ import Foundation
 /// ring lacks the kid), never partial plaintext.
 ///
 /// **Deletion** crypto-shreds: the wrapped key is unlinked (and the directory fsynced) before the
-/// ciphertext, so from that instant the blob is unreadable, even from a copy of the ciphertext. Copies
+/// ciphertext and any temporary a killed write left for that id, so from that instant the blob is unreadable, even from a copy of the ciphertext. Copies
 /// of the `.key` file in backups, together with the key file, can still decrypt: keep backups of the
 /// two apart, or rotate the KEK to make old sidecar backups useless.
 ///
@@ -123,7 +123,12 @@ public final class EncryptedBlobStore: BlobStore, @unchecked Sendable {
             let key = try DurableFile.remove(keyPath(id))
             if key { try DurableFile.syncDirectory(shardPath(id)) }
             let blob = try DurableFile.remove(blobPath(id))
-            if blob { try DurableFile.syncDirectory(shardPath(id)) }
+            // Temporaries a killed put or rotation left behind may hold a copy of the wrapped key.
+            var stray = false
+            for file in try DurableFile.list(shardPath(id)) where file.hasPrefix("." + name(id) + ".") {
+                stray = try DurableFile.remove(shardPath(id) + "/" + file) || stray
+            }
+            if blob || stray { try DurableFile.syncDirectory(shardPath(id)) }
             return key || blob
         }
     }
