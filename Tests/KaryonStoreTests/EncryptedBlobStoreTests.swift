@@ -142,7 +142,7 @@ struct EncryptedBlobStoreTests {
         let s = try store()
         try s.put(Data([9, 9]), id: fixedID(1))
         try FileManager.default.removeItem(atPath: s.keyPath(fixedID(1)))  // as if killed before the .key rename
-        FileManager.default.createFile(atPath: s.shardPath(fixedID(1)) + "/.stray.blob.1234.tmp", contents: Data([0]))
+        writeFile(s.shardPath(fixedID(1)) + "/.stray.blob.1234.tmp", [0])
         #expect(!s.contains(fixedID(1)))
         #expect(try s.allIDs() == [fixedID(1)])
         #expect(try s.delete(fixedID(1)))
