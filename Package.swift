@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KaryonCLITests",
-            dependencies: ["karyon", "KaryonTestSupport"]
+            dependencies: ["karyon", "KaryonStore", "KaryonTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -13,7 +13,7 @@ struct Karyon: AsyncParsableCommand {
         abstract: "Karyon: biomedical image analysis and content-based image retrieval.",
         subcommands: [
             AnalyzeCommand.self, ExtractorsCommand.self, InfoCommand.self, SynthCommand.self, EvaluateCommand.self, DemoCommand.self,
-            UpCommand.self, ServeCommand.self, MigrateCommand.self, UserCommand.self,
+            UpCommand.self, ServeCommand.self, MigrateCommand.self, UserCommand.self, KeysCommand.self,
         ])
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
@@ -31,11 +31,11 @@ struct Karyon: AsyncParsableCommand {
             fail(error.description)
         } catch let error as ImagingError {
             fail(error.description)
+        } catch let error as StoreError {
+            fail(error.description)
         } catch let error as CLIError {
             fail(error.message)
         } catch let error as ConfigurationError {
-            fail(error.message)
-        } catch let error as StoreError {
             fail(error.message)
         } catch {
             exit(withError: error)
