@@ -55,11 +55,24 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
             ]
         ),
+        // The durable job queue, job runner and worker pools (no Vapor).
+        .target(
+            name: "KaryonPipeline",
+            dependencies: [
+                "KaryonStore",
+                "KaryonAnalysis",
+                "KaryonImaging",
+                .product(name: "FluentKit", package: "fluent-kit"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The HTTP service (Vapor): composition root, routes, controllers, auth, OpenAPI document.
         .target(
             name: "KaryonServer",
             dependencies: [
                 "KaryonStore",
+                "KaryonPipeline",
                 "KaryonAnalysis",
                 "KaryonImaging",
                 .product(name: "Vapor", package: "vapor"),
@@ -108,6 +121,7 @@ let package = Package(
             dependencies: [
                 "KaryonServer",
                 "KaryonStore",
+                "KaryonPipeline",
                 "KaryonAnalysis",
                 "KaryonImaging",
                 "KaryonTestSupport",

@@ -8,12 +8,19 @@ import Vapor
 public enum Runtime {
     /// Runs the HTTP server until SIGINT/SIGTERM. `onReady` runs after start-up (migrations,
     /// orphan collection, key loading) and before serving.
-    public static func serve(_ configuration: ServerConfiguration, onReady: (@Sendable (Application) async throws -> Void)? = nil) async throws {
+    /// - Parameter workers: analysis jobs each extractor runs at once in this process (0: none,
+    ///   the API alone, as `karyon serve`).
+    public static func serve(_ configuration: ServerConfiguration, workers: Int = 0,
+                             onReady: (@Sendable (Application) async throws -> Void)? = nil) async throws {
+        umask(0o077)  // the database, its WAL and everything else under the data directory: owner only
         var env = Environment(name: "production", arguments: ["karyon"])
         try LoggingSystem.bootstrap(from: &env)
         let app = try await Application.make(env)
         do {
-            try await configure(app, configuration: configuration)
+            let blobs = try await configure(app, configuration: configuration)
+            if workers > 0 {
+                app.lifecycle.use(InProcessWorkers(app: app, blobs: blobs, registry: .standard, concurrency: workers))
+            }
             try await onReady?(app)
             try await app.execute()
         } catch {
@@ -59,6 +66,7 @@ public enum Runtime {
     }
 
     private static func withDatabase(_ configuration: ServerConfiguration, _ body: (Application) async throws -> Void) async throws {
+        umask(0o077)
         let app = try await Application.make(Environment(name: "production", arguments: ["karyon"]))
         app.logger.logLevel = .warning
         do {

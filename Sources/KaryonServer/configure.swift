@@ -14,8 +14,9 @@ import Vapor
 /// - Parameters:
 ///   - blobs: the blob store; the default is the encrypted store under the data directory.
 ///   - registry: the built-in extractors.
+@discardableResult
 public func configure(_ app: Application, configuration: ServerConfiguration, blobs: (any BlobStore)? = nil,
-                      registry: ExtractorRegistry = .standard) async throws {
+                      registry: ExtractorRegistry = .standard) async throws -> any BlobStore {
     let fm = FileManager.default
     try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
 
@@ -47,6 +48,7 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
     app.middleware.use(ResponseHeadersMiddleware())
     app.middleware.use(APIErrorMiddleware())
     routes(app, context: context)
+    return store
 }
 
 /// Every route, public first, then those behind bearer authentication.
@@ -63,6 +65,7 @@ func routes(_ app: Application, context: AppContext) {
     ExtractorController(context: context).register(authenticated)
     NotificationController(context: context).register(authenticated)
     AdminController(context: context).register(authenticated)
+    QueueController(context: context).register(authenticated)
 }
 
 enum DatabaseSetup {

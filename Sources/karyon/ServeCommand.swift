@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
 /// a file readable only by the owner, and says how to sign in.
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "up", abstract: "Run the Karyon platform: API server (and analysis workers) on the embedded default.")
+        commandName: "up", abstract: "Run the Karyon platform: API server and in-process analysis workers on the embedded default.")
 
     @OptionGroup var options: ServerOptions
 
@@ -65,7 +65,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         let created = firstRun
         let url = "http://\(config.host.contains(":") ? "[\(config.host)]" : config.host):\(config.port)"
-        try await Runtime.serve(config) { _ in
+        try await Runtime.serve(config, workers: 1) { _ in
             var text = "\nKaryon is up at \(url)  (API under \(url)/api/v1, OpenAPI at \(url)/openapi.json)\n"
             text += "Data: \(config.dataDirectory) (\(config.databaseURL == nil ? "SQLite" : "PostgreSQL"), encrypted blobs)\n"
             if let firstRun = created {

@@ -30,6 +30,7 @@ struct SecurityMatrixTests {
                 "/api/v1/projects/{id}": project, "/api/v1/patients/{id}": patient, "/api/v1/studies/{id}": study,
                 "/api/v1/images/{id}": image, "/api/v1/tokens/{id}": token, "/api/v1/notifications/{id}": note.id!.api,
                 "/api/v1/admin/users/{id}": aID,
+                "/api/v1/admin/jobs/{id}": try await Job.query(on: server.app.db).first()?.id?.api ?? "",
             ]
             let before = try await snapshot(server)
             let deniedBefore = try await AuditEvent.query(on: server.app.db).filter(\.$outcome == "denied").count()

@@ -48,6 +48,8 @@ struct TestServer {
     let directory: String
     let configuration: ServerConfiguration
     let database: TestDatabase
+    /// The blob store `configure` opened (shared with in-process workers in tests).
+    var blobs: (any BlobStore)?
 
     /// Boots a server, runs `body`, shuts down and removes the data directory.
     static func with<T>(_ database: TestDatabase = .sqlite, adjust: (inout ServerConfiguration) -> Void = { _ in },
@@ -58,10 +60,10 @@ struct TestServer {
         if database == .postgres { await PostgresGate.shared.enter() }
         let app = try await Application.make(.testing)
         app.logger.logLevel = .critical
-        let server = TestServer(app: app, directory: directory, configuration: configuration, database: database)
+        var server = TestServer(app: app, directory: directory, configuration: configuration, database: database)
         do {
             if database == .postgres { try await server.resetPostgres() }
-            try await configure(app, configuration: configuration)
+            server.blobs = try await configure(app, configuration: configuration)
             let result = try await body(server)
             try await app.asyncShutdown()
             if database == .postgres { await PostgresGate.shared.leave() }

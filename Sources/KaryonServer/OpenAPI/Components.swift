@@ -80,6 +80,8 @@ enum Components {
                                    ("outcome", .string(enumeration: ["success", "denied", "failure"])), ("request_id", optionalText)],
                                   required: ["id", "at", "action", "resource_type", "outcome"]),
             "AuditPage": page("AuditEvent"),
+            "QueueDepth": .object([("extractor", .text), ("counts", .map(.integer(minimum: 0))), ("oldest_waiting_seconds", .nullable(.number))],
+                                  required: ["extractor", "counts"]),
             "Health": .object([("status", .text), ("checks", .map(.text))], required: ["status"]),
         ]
     }

@@ -52,11 +52,10 @@ extension UUID {
 
 extension Date {
     /// RFC 3339 / ISO 8601 in UTC with milliseconds.
-    var api: String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: self)
-    }
+    var api: String { Date.apiStyle.format(self) }
+
+    /// A value-type formatter: no ICU, no per-call allocation of a formatter object.
+    static let apiStyle = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// `value` or JSON null.

@@ -1,0 +1,221 @@
+import FluentKit
+import Foundation
+import KaryonStore
+import SQLKit
+
+/// A job handed to one worker: what to run, and the attempt token that proves the lease.
+public struct ClaimedJob: Sendable, Equatable {
+    public let id: UUID
+    public let imageID: UUID
+    public let studyID: UUID
+    public let extractorID: String
+    public let extractorVersion: String
+    /// Canonical JSON of the resolved parameters.
+    public let parameters: String
+    public let parameterHash: String
+    public let attempt: Int
+    public let maxAttempts: Int
+    /// Presented with every heartbeat, completion and failure; a newer claim replaces it.
+    public let attemptToken: UUID
+}
+
+/// How often and how long to retry, and how long a lease lasts.
+public struct QueuePolicy: Sendable {
+    /// A running job whose lease is older than this is given back to the queue by the reaper.
+    public var lease: TimeInterval = 60
+    /// First retry delay; doubled per attempt, capped at ``maxBackoff``, with jitter in [½, 1].
+    public var backoff: TimeInterval = 2
+    public var maxBackoff: TimeInterval = 600
+
+    public init(lease: TimeInterval = 60, backoff: TimeInterval = 2, maxBackoff: TimeInterval = 600) {
+        self.lease = lease
+        self.backoff = backoff
+        self.maxBackoff = maxBackoff
+    }
+
+    /// The delay before attempt `attempt + 1` after `attempt` failed ("exponential backoff with
+    /// jitter", AWS Architecture Blog 2015).
+    public func delay(afterAttempt attempt: Int, jitter: Double) -> TimeInterval {
+        let raw = backoff * pow(2, Double(max(0, attempt - 1)))
+        return min(maxBackoff, raw) * (0.5 + 0.5 * min(max(jitter, 0), 1))
+    }
+}
+
+/// The durable job queue, in the `jobs` table of the record store (SQLite or PostgreSQL).
+///
+/// Claiming is one atomic statement: SQLite `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …`
+/// (SQLite serialises writers), PostgreSQL the same with `FOR UPDATE SKIP LOCKED` in the subquery
+/// so concurrent workers never wait on each other's rows. Each claim increments `attempts`, sets a
+/// lease and a fresh attempt token. Completing stores the result and ends the job in one
+/// transaction, and only while the caller's token is still the job's (fencing: a worker that lost
+/// its lease cannot write). Results are unique per (image, extractor, version, parameter hash).
+///
+/// ## References
+/// - River, Oban and pgmq job queues (PostgreSQL `SKIP LOCKED`); M. Kleppmann, "How to do
+///   distributed locking" (2016) on fencing tokens.
+public struct JobQueue: Sendable {
+    public let database: any Database
+    public let policy: QueuePolicy
+
+    public init(database: any Database, policy: QueuePolicy = .init()) {
+        self.database = database
+        self.policy = policy
+    }
+
+    var sql: any SQLDatabase {
+        get throws {
+            guard let sql = database as? any SQLDatabase else { throw StoreError(.io, "the job queue needs an SQL database") }
+            return sql
+        }
+    }
+
+    var isPostgres: Bool { (try? sql.dialect.name) == "postgresql" }
+
+    /// Claims the oldest runnable job of one of `extractors` for `worker`, or nil when none is due.
+    public func claim(extractors: [String], worker: String, now: Date = Date()) async throws -> ClaimedJob? {
+        guard !extractors.isEmpty else { return nil }
+        let sql = try self.sql
+        let token = UUID()
+        let lock = isPostgres ? SQLRaw(" FOR UPDATE SKIP LOCKED") : SQLRaw("")
+        let rows = try await sql.raw("""
+            UPDATE jobs SET state = 'running', attempts = attempts + 1, attempt_token = \(bind: token),
+                worker_id = \(bind: worker), lease_expires_at = \(bind: now.addingTimeInterval(policy.lease)),
+                updated_at = \(bind: now)
+            WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= \(bind: now)
+                        AND extractor_id IN (\(binds: extractors)) ORDER BY run_after, created_at LIMIT 1\(lock))
+              AND state IN ('queued', 'failed')
+            RETURNING id, image_id, study_id, extractor_id, extractor_version, parameters, parameter_hash, attempts, max_attempts
+            """).all()
+        guard let row = rows.first else { return nil }
+        return ClaimedJob(
+            id: try row.decode(column: "id", as: UUID.self), imageID: try row.decode(column: "image_id", as: UUID.self),
+            studyID: try row.decode(column: "study_id", as: UUID.self), extractorID: try row.decode(column: "extractor_id", as: String.self),
+            extractorVersion: try row.decode(column: "extractor_version", as: String.self),
+            parameters: try row.decode(column: "parameters", as: String.self), parameterHash: try row.decode(column: "parameter_hash", as: String.self),
+            attempt: try row.decode(column: "attempts", as: Int.self), maxAttempts: try row.decode(column: "max_attempts", as: Int.self),
+            attemptToken: token)
+    }
+
+    /// Extends the lease of a running job; false when the caller no longer holds it.
+    public func heartbeat(_ job: ClaimedJob, now: Date = Date()) async throws -> Bool {
+        let rows = try await sql.raw("""
+            UPDATE jobs SET lease_expires_at = \(bind: now.addingTimeInterval(policy.lease)), updated_at = \(bind: now)
+            WHERE id = \(bind: job.id) AND attempt_token = \(bind: job.attemptToken) AND state = 'running' RETURNING id
+            """).all()
+        return !rows.isEmpty
+    }
+
+    /// What a successful attempt produced.
+    public struct Output: Sendable {
+        public var features: String
+        public var artefacts: String
+        public var inputSHA256: String
+
+        public init(features: String, artefacts: String = "[]", inputSHA256: String) {
+            self.features = features
+            self.artefacts = artefacts
+            self.inputSHA256 = inputSHA256
+        }
+    }
+
+    /// How a completion ended.
+    public enum Completion: Sendable, Equatable {
+        /// Result stored and job succeeded.
+        case stored
+        /// The job succeeded, but an identical result already existed (duplicate delivery).
+        case duplicate
+        /// The caller's attempt token is no longer the job's: nothing was written.
+        case fenced
+    }
+
+    /// Ends the attempt successfully: the result row and the job's end state in one transaction.
+    public func complete(_ job: ClaimedJob, output: Output, now: Date = Date()) async throws -> Completion {
+        try await database.transaction { db in
+            guard let sql = db as? any SQLDatabase else { throw StoreError(.io, "the job queue needs an SQL database") }
+            let updated = try await sql.raw("""
+                UPDATE jobs SET state = 'succeeded', finished_at = \(bind: now), updated_at = \(bind: now),
+                    lease_expires_at = NULL, last_error = NULL
+                WHERE id = \(bind: job.id) AND attempt_token = \(bind: job.attemptToken) AND state = 'running' RETURNING id
+                """).all()
+            guard !updated.isEmpty else { return .fenced }
+            let inserted = try await sql.raw("""
+                INSERT INTO results (id, image_id, study_id, job_id, extractor_id, extractor_version, parameters, parameter_hash,
+                                     input_sha256, features, artefacts, created_at)
+                VALUES (\(bind: UUID()), \(bind: job.imageID), \(bind: job.studyID), \(bind: job.id), \(bind: job.extractorID),
+                        \(bind: job.extractorVersion), \(bind: job.parameters), \(bind: job.parameterHash), \(bind: output.inputSHA256),
+                        \(bind: output.features), \(bind: output.artefacts), \(bind: now))
+                ON CONFLICT (image_id, extractor_id, extractor_version, parameter_hash) DO NOTHING RETURNING id
+                """).all()
+            return inserted.isEmpty ? .duplicate : .stored
+        }
+    }
+
+    /// Ends the attempt with an error: retried after a backoff, or dead once `maxAttempts` are
+    /// used (or at once when `retryable` is false). Returns the new state, nil when fenced.
+    public func fail(_ job: ClaimedJob, error message: String, retryable: Bool = true, now: Date = Date(),
+                     jitter: Double = Double.random(in: 0...1)) async throws -> Job.State? {
+        let dead = !retryable || job.attempt >= job.maxAttempts
+        let state: Job.State = dead ? .dead : .failed
+        let runAfter = now.addingTimeInterval(dead ? 0 : policy.delay(afterAttempt: job.attempt, jitter: jitter))
+        let rows = try await sql.raw("""
+            UPDATE jobs SET state = \(bind: state.rawValue), last_error = \(bind: String(message.prefix(2000))),
+                run_after = \(bind: runAfter), lease_expires_at = NULL, updated_at = \(bind: now),
+                finished_at = \(bind: dead ? now : nil as Date?)
+            WHERE id = \(bind: job.id) AND attempt_token = \(bind: job.attemptToken) AND state = 'running' RETURNING id
+            """).all()
+        return rows.isEmpty ? nil : state
+    }
+
+    /// Gives expired leases back: such a job is retried (its attempt counted) or, with no
+    /// attempts left, dead-lettered with "lease expired". Returns how many jobs were touched.
+    @discardableResult
+    public func reap(now: Date = Date()) async throws -> Int {
+        let sql = try self.sql
+        let dead = try await sql.raw("""
+            UPDATE jobs SET state = 'dead', last_error = 'lease expired (worker stopped or killed) on the last attempt',
+                lease_expires_at = NULL, finished_at = \(bind: now), updated_at = \(bind: now)
+            WHERE state = 'running' AND lease_expires_at < \(bind: now) AND attempts >= max_attempts RETURNING id
+            """).all()
+        let retried = try await sql.raw("""
+            UPDATE jobs SET state = 'failed', last_error = 'lease expired (worker stopped or killed)',
+                run_after = \(bind: now), lease_expires_at = NULL, updated_at = \(bind: now)
+            WHERE state = 'running' AND lease_expires_at < \(bind: now) RETURNING id
+            """).all()
+        return dead.count + retried.count
+    }
+
+    /// Puts a dead job back in the queue with a fresh attempt budget (administrators).
+    public func requeue(_ id: UUID, now: Date = Date()) async throws -> Bool {
+        let rows = try await sql.raw("""
+            UPDATE jobs SET state = 'queued', attempts = 0, run_after = \(bind: now), last_error = NULL,
+                finished_at = NULL, attempt_token = NULL, updated_at = \(bind: now)
+            WHERE id = \(bind: id) AND state = 'dead' RETURNING id
+            """).all()
+        return !rows.isEmpty
+    }
+
+    /// Per extractor: jobs by state and the age of the oldest runnable one.
+    public struct Depth: Sendable, Equatable {
+        public var extractorID: String
+        public var counts: [String: Int]
+        public var oldestQueuedAge: TimeInterval?
+    }
+
+    public func depth(now: Date = Date()) async throws -> [Depth] {
+        let rows = try await sql.raw("SELECT extractor_id, state, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs GROUP BY extractor_id, state").all()
+        var byExtractor: [String: Depth] = [:]
+        for row in rows {
+            let id = try row.decode(column: "extractor_id", as: String.self)
+            let state = try row.decode(column: "state", as: String.self)
+            let n = try row.decode(column: "n", as: Int.self)
+            var entry = byExtractor[id] ?? Depth(extractorID: id, counts: [:], oldestQueuedAge: nil)
+            entry.counts[state] = n
+            if state == "queued" || state == "failed", let oldest = try? row.decode(column: "oldest", as: Date.self) {
+                let age = now.timeIntervalSince(oldest)
+                entry.oldestQueuedAge = max(entry.oldestQueuedAge ?? 0, age)
+            }
+            byExtractor[id] = entry
+        }
+        return byExtractor.values.sorted { $0.extractorID < $1.extractorID }
+    }
+}

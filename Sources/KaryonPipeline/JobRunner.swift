@@ -1,0 +1,82 @@
+import FluentKit
+import Foundation
+import KaryonAnalysis
+import KaryonImaging
+import KaryonStore
+
+/// Runs one claimed job: reads the image from the blob store, decodes it as untrusted input,
+/// configures the extractor from the job's stored parameters and runs it.
+public struct JobRunner: Sendable {
+    public let database: any Database
+    public let blobs: any BlobStore
+    public let registry: ExtractorRegistry
+    public let decodeOptions: DecodeOptions
+
+    public init(database: any Database, blobs: any BlobStore, registry: ExtractorRegistry, decodeOptions: DecodeOptions = .init()) {
+        self.database = database
+        self.blobs = blobs
+        self.registry = registry
+        self.decodeOptions = decodeOptions
+    }
+
+    /// Why an attempt failed, and whether trying again could help.
+    public struct Failure: Error, Sendable {
+        public let message: String
+        /// False for errors that will repeat (bad parameters, an image the decoder refuses).
+        public let retryable: Bool
+    }
+
+    /// The features (as a JSON object) and the input digest.
+    public func run(_ job: ClaimedJob) async throws -> JobQueue.Output {
+        guard let image = try await ImageRecord.find(job.imageID, on: database) else {
+            throw Failure(message: "the image was deleted", retryable: false)
+        }
+        let configured: ConfiguredExtractor
+        do {
+            let values = try JSONDecoder().decode([String: ParameterValue].self, from: Data(job.parameters.utf8))
+            configured = try registry.configure(job.extractorID, values: values)
+        } catch let error as ExtractorError {
+            throw Failure(message: error.message, retryable: false)
+        } catch {
+            throw Failure(message: "stored parameters are unreadable: \(error)", retryable: false)
+        }
+        guard configured.descriptor.version == job.extractorVersion else {
+            throw Failure(message: "\(job.extractorID) is now version \(configured.descriptor.version); the job asks for \(job.extractorVersion)",
+                          retryable: false)
+        }
+        let blobID = image.blobID
+        let pixelSize = image.pixelSize
+        let bytes: Data
+        do {
+            bytes = try blobs.get(blobID)
+        } catch let error as StoreError {
+            throw Failure(message: "the stored image could not be read (\(error.code.rawValue))", retryable: error.code == .io)
+        }
+        let options = decodeOptions
+        return try await Self.offload {
+            let decoded: AnyImage
+            do {
+                decoded = try ImageCodec.decode(data: [UInt8](bytes), options: options, name: "image \(job.imageID)")
+            } catch let error as ImageIOError {
+                throw Failure(message: error.description, retryable: false)
+            }
+            let result: ExtractionResult
+            do {
+                result = try configured.run(ExtractionInput(image: decoded, pixelSizeMicrons: pixelSize), imageSHA256: image.sha256)
+            } catch let error as ExtractorError {
+                throw Failure(message: error.message, retryable: error.code == .failed)
+            }
+            let pairs = zip(result.features.names, result.features.values).map { ($0, JSONText.value($1)) }
+            return JobQueue.Output(features: JSONText.object(pairs), inputSHA256: image.sha256)
+        }
+    }
+
+    /// Runs CPU-heavy work on a thread of its own, never on a cooperative or event-loop thread.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try work() })
+            }
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Fluent
+import Foundation
+import KaryonAnalysis
+import KaryonPipeline
+import KaryonStore
+import Logging
+import Testing
+import Vapor
+@testable import KaryonServer
+
+@Suite("Job queue: leases, fencing, retries, dead letters; in-process workers")
+struct PipelineTests {
+    /// A server with one study (`intensity` and `color`) and `images` uploaded: 2 jobs per image.
+    func seeded(_ server: TestServer, images: Int) async throws -> (token: String, study: String) {
+        let (token, _) = try await server.account("pipe@lab.example")
+        let (_, _, study) = try await server.records(token: token, extractors: [["id": "intensity"], ["id": "color"]])
+        let files = try (0..<images).map { ("f\($0).png", try TestImages.png(seed: 100 + $0)) }
+        let reply = try await server.upload(files, study: study, token: token)
+        #expect(reply.status == .created)
+        return (token, study)
+    }
+
+    @Test("claim, complete once; a stale worker is fenced and duplicate delivery stores one result", arguments: TestDatabase.all)
+    func fencing(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            _ = try await seeded(server, images: 1)
+            let queue = JobQueue(database: server.app.db, policy: .init(lease: 30))
+            let t0 = Date()
+            let first = try #require(try await queue.claim(extractors: ["intensity"], worker: "w1", now: t0))
+            #expect(first.attempt == 1)
+            #expect(try await queue.claim(extractors: ["intensity"], worker: "w2", now: t0) == nil, "a leased job is not claimable")
+            // W1 stalls past its lease; the reaper gives the job back and W2 takes it.
+            #expect(try await queue.reap(now: t0.addingTimeInterval(31)) == 1)
+            let second = try #require(try await queue.claim(extractors: ["intensity"], worker: "w2", now: t0.addingTimeInterval(32)))
+            #expect(second.id == first.id && second.attempt == 2 && second.attemptToken != first.attemptToken)
+            #expect(try await queue.heartbeat(first) == false)
+            let output = JobQueue.Output(features: #"{"mean": 1}"#, inputSHA256: "abc")
+            #expect(try await queue.complete(second, output: output) == .stored)
+            #expect(try await queue.complete(first, output: output) == .fenced)
+            #expect(try await queue.complete(second, output: output) == .fenced, "a finished job cannot be completed again")
+            #expect(try await queue.fail(first, error: "late") == nil)
+            #expect(try await ResultRecord.query(on: server.app.db).count() == 1)
+            let job = try #require(try await Job.find(first.id, on: server.app.db))
+            #expect(job.state == "succeeded" && job.attempts == 2)
+        }
+    }
+
+    @Test("failures back off, then dead-letter with the last error; an admin can requeue", arguments: TestDatabase.all)
+    func retriesAndDeadLetter(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let (token, _) = try await seeded(server, images: 1)
+            let queue = JobQueue(database: server.app.db, policy: .init(lease: 30, backoff: 10))
+            var now = Date()
+            var last: ClaimedJob?
+            for attempt in 1...5 {
+                let job = try #require(try await queue.claim(extractors: ["color"], worker: "w", now: now), "attempt \(attempt)")
+                #expect(job.attempt == attempt)
+                let state = try await queue.fail(job, error: "decoder crashed (\(attempt))", now: now, jitter: 1)
+                #expect(state == (attempt < 5 ? .failed : .dead))
+                if attempt < 5 {
+                    #expect(try await queue.claim(extractors: ["color"], worker: "w", now: now.addingTimeInterval(1)) == nil, "backing off")
+                    now = now.addingTimeInterval(10 * pow(2, Double(attempt - 1)) + 0.001)
+                }
+                last = job
+            }
+            let dead = try #require(try await Job.find(last!.id, on: server.app.db))
+            #expect(dead.state == "dead" && dead.lastError == "decoder crashed (5)" && dead.attempts == 5)
+            #expect(try await queue.claim(extractors: ["color"], worker: "w", now: now.addingTimeInterval(10_000)) == nil)
+            // Other work keeps flowing.
+            #expect(try await queue.claim(extractors: ["intensity"], worker: "w", now: now) != nil)
+            // Requeue over the API (admin only).
+            try await server.promote("pipe@lab.example")
+            let relogin = try await server.send(.POST, "/api/v1/auth/login", json: ["email": "pipe@lab.example", "password": "correct horse battery"])
+            let admin = relogin.object["access_token"] as? String ?? token
+            let requeued = try await server.send(.POST, "/api/v1/admin/jobs/\(dead.id!.api)/requeue", token: admin)
+            #expect(requeued.status == .noContent)
+            #expect(try await Job.find(dead.id, on: server.app.db)?.state == "queued")
+            let queueReply = try await server.send(.GET, "/api/v1/queue", token: admin)
+            #expect(queueReply.array.contains { $0["extractor"] as? String == "color" })
+        }
+    }
+
+    @Test("concurrent claimers never receive the same job", arguments: TestDatabase.all)
+    func concurrentClaims(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            _ = try await seeded(server, images: 6)
+            let queue = JobQueue(database: server.app.db)
+            let claimed = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for w in 0..<4 {
+                    group.addTask {
+                        var mine: [UUID] = []
+                        for _ in 0..<6 {
+                            if let job = try await queue.claim(extractors: ["intensity", "color"], worker: "w\(w)") { mine.append(job.id) }
+                        }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(claimed.count == 12)
+            #expect(Set(claimed).count == 12)
+        }
+    }
+
+    @Test("in-process workers analyse uploads end to end; the study reports success and its creator is notified")
+    func workersEndToEnd() async throws {
+        try await TestServer.with { server in
+            let (token, study) = try await seeded(server, images: 2)
+            let workers = InProcessWorkers(app: server.app, blobs: try storeOf(server), registry: .standard, concurrency: 1)
+            try await workers.didBootAsync(server.app)
+            var status = ""
+            for _ in 0..<200 {
+                status = try await server.send(.GET, "/api/v1/studies/\(study)", token: token).object["status"] as? String ?? ""
+                if status == "success" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            await workers.shutdownAsync(server.app)
+            #expect(status == "success")
+            let results = try await ResultRecord.query(on: server.app.db).all()
+            #expect(results.count == 4)
+            let images = try await server.send(.GET, "/api/v1/studies/\(study)/images", token: token).object["items"] as? [[String: Any]] ?? []
+            let first = try #require(images.first?["id"] as? String)
+            let perImage = try await server.send(.GET, "/api/v1/images/\(first)/results", token: token).array
+            #expect(perImage.count == 2)
+            #expect(perImage.allSatisfy { $0["status"] as? String == "succeeded" && ($0["features"] as? [String: Any])?.isEmpty == false })
+            let notes = try await server.send(.GET, "/api/v1/notifications", token: token).object["items"] as? [[String: Any]] ?? []
+            #expect(notes.contains { $0["kind"] as? String == "analysis.finished" })
+        }
+    }
+
+    /// The server's own blob store (the encrypted store of its data directory) is held by the
+    /// running server; workers in the same process share it.
+    func storeOf(_ server: TestServer) throws -> any BlobStore {
+        try #require(server.blobs)
+    }
+}
