@@ -146,25 +146,20 @@ struct NucleusAnalysis: Sendable {
         add("nucleus_min_caliper", unit: lengthUnit, "minimum Feret diameter (rotating calipers on the same hull)", props.map { $0.minCaliper * s })
         addIntensities("nucleus", props.map { Optional($0.intensity) })
         guard let cells else { return }
-        let cellProps = try byLabel(cells.regionProperties(intensity: channels), n)
-        var cytoplasmLabels = cells.labels
-        for i in 0..<cytoplasmLabels.count where nuclei.labels[i] != 0 { cytoplasmLabels[i] = 0 }
-        let cytoplasm = try LabelImage(width: cells.width, height: cells.height, labels: cytoplasmLabels)
-        let cytoplasmProps = try byLabel(cytoplasm.regionProperties(intensity: channels), n)
-        let cellArea = cellProps.map { Double($0?.area ?? 0) * a }
+        // Cells and their cytoplasm (cell minus nucleus) in one pass; every cell contains its nucleus.
+        let (cell, cytoplasm) = try cells.intensityStatistics(channels, outside: nuclei)
+        func compartment(_ r: RegionIntensities) -> [[RegionProperties.ChannelStatistics]?] {
+            (1..<(n + 1)).map { l in l < r.area.count && r.area[l] > 0 ? r.statistics[l] : nil }
+        }
+        func area(_ r: RegionIntensities) -> [Double] { (1..<(n + 1)).map { l in Double(l < r.area.count ? r.area[l] : 0) * a } }
+        let cellArea = area(cell)
         add("cell_area", unit: areaUnit, "cell area (nucleus plus cytoplasm)", cellArea)
-        add("cytoplasm_area", unit: areaUnit, "cytoplasm area (cell minus nucleus)", cytoplasmProps.map { Double($0?.area ?? 0) * a })
+        add("cytoplasm_area", unit: areaUnit, "cytoplasm area (cell minus nucleus)",
+            area(cytoplasm))
         add("nucleus_cell_area_ratio", unit: nil, "nucleus area / cell area",
             zip(props, cellArea).map { $1 > 0 ? Double($0.area) * a / $1 : 1 })
-        addIntensities("cell", cellProps.map { $0?.intensity })
-        addIntensities("cytoplasm", cytoplasmProps.map { $0?.intensity })
-    }
-
-    /// Region properties indexed by label − 1 (nil where a label has no pixels).
-    private func byLabel(_ props: [RegionProperties], _ n: Int) -> [RegionProperties?] {
-        var out = [RegionProperties?](repeating: nil, count: n)
-        for p in props where p.label >= 1 && Int(p.label) <= n { out[Int(p.label) - 1] = p }
-        return out
+        addIntensities("cell", compartment(cell))
+        addIntensities("cytoplasm", compartment(cytoplasm))
     }
 
     /// Intensity columns of one compartment; objects without pixels in it get 0.
