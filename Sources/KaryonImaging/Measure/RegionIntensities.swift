@@ -31,7 +31,7 @@ extension LabelImage {
                 "intensity \(intensity.width)×\(intensity.height) and inner labels \(inner.width)×\(inner.height) must match the labels' \(width)×\(height)")
         }
         let n = count, c = intensity.channels
-        var whole = Accumulator(labels: n, channels: c), outside = Accumulator(labels: n, channels: c)
+        let whole = Accumulator(labels: n, channels: c), outside = Accumulator(labels: n, channels: c)
         let v = intensity.pixels
         v.withUnsafeBufferPointer { v in
             labels.withUnsafeBufferPointer { l in
@@ -52,42 +52,57 @@ extension LabelImage {
         return (whole.result(), outside.result())
     }
 
-    /// Running sums of one compartment, label by label.
-    private struct Accumulator {
-        let channels: Int
-        var area: [Int]
-        var sum: [Double], minimum: [Double], maximum: [Double], squares: [Double]
+    /// Running sums of one compartment, label by label (owned by one call).
+    private final class Accumulator {
+        let labels: Int, channels: Int
+        let area: UnsafeMutablePointer<Int>
+        let sum: UnsafeMutablePointer<Double>, minimum: UnsafeMutablePointer<Double>
+        let maximum: UnsafeMutablePointer<Double>, squares: UnsafeMutablePointer<Double>
 
         init(labels n: Int, channels: Int) {
+            labels = n
             self.channels = channels
-            area = [Int](repeating: 0, count: n + 1)
-            sum = [Double](repeating: 0, count: (n + 1) * channels)
-            minimum = [Double](repeating: .infinity, count: (n + 1) * channels)
-            maximum = [Double](repeating: -.infinity, count: (n + 1) * channels)
-            squares = [Double](repeating: 0, count: (n + 1) * channels)
+            let size = (n + 1) * channels
+            area = .allocate(capacity: n + 1)
+            area.initialize(repeating: 0, count: n + 1)
+            sum = .allocate(capacity: size)
+            sum.initialize(repeating: 0, count: size)
+            minimum = .allocate(capacity: size)
+            minimum.initialize(repeating: .infinity, count: size)
+            maximum = .allocate(capacity: size)
+            maximum.initialize(repeating: -.infinity, count: size)
+            squares = .allocate(capacity: size)
+            squares.initialize(repeating: 0, count: size)
+        }
+
+        deinit {
+            area.deallocate()
+            for p in [sum, minimum, maximum, squares] { p.deallocate() }
         }
 
         @inline(__always)
-        mutating func add(_ label: Int, _ samples: UnsafePointer<Float>) {
+        func add(_ label: Int, _ samples: UnsafePointer<Float>) {
             area[label] += 1
+            let base = label * channels
             for k in 0..<channels {
                 let s = Double(samples[k])
-                sum[label * channels + k] += s
-                minimum[label * channels + k] = Swift.min(minimum[label * channels + k], s)
-                maximum[label * channels + k] = Swift.max(maximum[label * channels + k], s)
+                sum[base + k] += s
+                minimum[base + k] = Swift.min(minimum[base + k], s)
+                maximum[base + k] = Swift.max(maximum[base + k], s)
             }
         }
 
         @inline(__always)
-        mutating func addDeviation(_ label: Int, _ samples: UnsafePointer<Float>) {
+        func addDeviation(_ label: Int, _ samples: UnsafePointer<Float>) {
+            let base = label * channels
             for k in 0..<channels {
-                let d = Double(samples[k]) - sum[label * channels + k] / Double(area[label])
-                squares[label * channels + k] += d * d
+                let d = Double(samples[k]) - sum[base + k] / Double(area[label])
+                squares[base + k] += d * d
             }
         }
 
         func result() -> RegionIntensities {
-            let stats = area.indices.map { l -> [RegionProperties.ChannelStatistics] in
+            let stats = (0...labels).map { l -> [RegionProperties.ChannelStatistics] in
                 guard l > 0, area[l] > 0 else { return [] }
                 let a = Double(area[l])
                 return (0..<channels).map { k in
@@ -96,7 +111,7 @@ extension LabelImage {
                         min: minimum[l * channels + k], max: maximum[l * channels + k], sum: sum[l * channels + k])
                 }
             }
-            return RegionIntensities(area: area, statistics: stats)
+            return RegionIntensities(area: Array(UnsafeBufferPointer(start: area, count: labels + 1)), statistics: stats)
         }
     }
 }

@@ -5,14 +5,21 @@
 /// Each plateau is flooded once (connectivity `eight` is scikit-image's default for 2-D); a pixel
 /// without an equal neighbour is decided on the spot. The values are framed by one pixel of −∞
 /// that is never part of a plateau, so the scan needs no bounds checks.
+///
+/// - Parameter mask: optional, same size; pixels where it is 0 are never maxima and never join a
+///   plateau, but their values still count as neighbours. When every masked-out value is below
+///   all values inside (e.g. −1 around a distance map), the result inside the mask is that of the
+///   whole image, found without flooding the outside.
 /// - Throws: ``ImagingError`` for a size mismatch or NaN values.
 /// - Complexity: O(pixels).
 public func regionalMaxima(
-    _ values: [Double], width: Int, height: Int, connectivity: Connectivity = .eight
+    _ values: [Double], width: Int, height: Int, connectivity: Connectivity = .eight, mask: Image<UInt8>? = nil
 ) throws -> Image<UInt8> {
     guard width > 0, height > 0, values.count == width * height else {
         throw ImagingError(.sizeMismatch, "expected \(width)×\(height) values, got \(values.count)")
     }
+    if let mask { try checkMask(mask, for: width, height) }
+    let inside = mask?.pixels
     guard !values.contains(where: \.isNaN) else { throw ImagingError(.invalidArgument, "regional maxima need values without NaN") }
     let pw = width + 2, ph = height + 2
     var framed = [Double](repeating: -.infinity, count: pw * ph)
@@ -21,7 +28,7 @@ public func regionalMaxima(
     for y in 0..<height {
         for x in 0..<width {
             framed[(y + 1) * pw + x + 1] = values[y * width + x]
-            visited[(y + 1) * pw + x + 1] = 0
+            visited[(y + 1) * pw + x + 1] = inside.map { $0[y * width + x] != 0 ? 0 : 1 } ?? 0
         }
     }
     let offsets = connectivity.offsets.map { $0.dy * pw + $0.dx }

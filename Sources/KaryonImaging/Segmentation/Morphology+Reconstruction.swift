@@ -22,6 +22,9 @@ extension Morphology {
         }
         let w = seed.width, h = seed.height
         let pw = w + 2, ph = h + 2
+        guard pw * ph <= Int(Int32.max) else {
+            throw ImagingError(.invalidArgument, "reconstruction handles up to 2³¹ pixels; tile the \(w)×\(h) image")
+        }
         var j = [Float](repeating: -.infinity, count: pw * ph)
         var m = [Float](repeating: -.infinity, count: pw * ph)
         var exceeds = false
@@ -51,7 +54,8 @@ extension Morphology {
                     }
                 }
                 // Backward scan, queueing pixels that can still raise a later neighbour.
-                var queue: [Int] = []
+                var queue = ReconstructionQueue(capacity: Swift.max(1024, w * h / 8))
+                defer { queue.deallocate() }
                 for y in stride(from: h, through: 1, by: -1) {
                     for p in stride(from: y * pw + w, through: y * pw + 1, by: -1) {
                         let v = Swift.min(
@@ -59,28 +63,25 @@ extension Morphology {
                         j[p] = v
                         if (j[p + 1] < v && j[p + 1] < m[p + 1]) || (j[p + pw - 1] < v && j[p + pw - 1] < m[p + pw - 1])
                             || (j[p + pw] < v && j[p + pw] < m[p + pw]) || (j[p + pw + 1] < v && j[p + pw + 1] < m[p + pw + 1]) {
-                            queue.append(p)
+                            queue.reserve(1)
+                            queue.push(p, if: true)
                         }
                     }
                 }
-                let neighbours = [-pw - 1, -pw, -pw + 1, -1, 1, pw - 1, pw, pw + 1]
-                var head = 0
-                while head < queue.count {
-                    let p = queue[head]
-                    head += 1
+                // FIFO propagation: a neighbour q below min(j[p], m[q]) is raised to it and queued
+                // (j ≤ m everywhere, so this is Vincent's test j[q] < j[p] and j[q] ≠ m[q]). The frame
+                // has j = m = −∞ and is never raised. Written without branches on the test.
+                while let p = queue.pop() {
                     let v = j[p]
-                    for n in neighbours {
-                        let q = p + n
-                        // The frame has j = m = −∞ and is never raised.
-                        if j[q] < v && m[q] != j[q] {
-                            j[q] = Swift.min(v, m[q])
-                            queue.append(q)
-                        }
+                    queue.reserve(8)
+                    @inline(__always) func visit(_ q: Int) {
+                        let raised = Swift.min(v, m[q])
+                        let raise = j[q] < raised
+                        j[q] = Swift.max(j[q], raised)
+                        queue.push(q, if: raise)
                     }
-                    if head > 1 << 20 && head > queue.count / 2 {
-                        queue.removeFirst(head)
-                        head = 0
-                    }
+                    visit(p - pw - 1); visit(p - pw); visit(p - pw + 1); visit(p - 1)
+                    visit(p + 1); visit(p + pw - 1); visit(p + pw); visit(p + pw + 1)
                 }
             }
         }
@@ -89,5 +90,50 @@ extension Morphology {
             for x in 0..<w { out[y * w + x] = j[(y + 1) * pw + x + 1] }
         }
         return Image(unchecked: w, h, 1, out)
+    }
+}
+
+/// The FIFO of Vincent's reconstruction: a ring buffer of pixel indices that grows when full, with
+/// a push that always writes and advances only when asked (so callers need not branch).
+struct ReconstructionQueue {
+    private var buffer: UnsafeMutablePointer<Int32>
+    private var capacity: Int
+    private var head = 0, tail = 0
+
+    /// - Parameter capacity: rounded up to a power of two.
+    init(capacity: Int) {
+        var c = 1
+        while c < capacity { c <<= 1 }
+        self.capacity = c
+        buffer = .allocate(capacity: c)
+    }
+
+    func deallocate() { buffer.deallocate() }
+
+    /// Makes room for `count` more pushes.
+    @inline(__always)
+    mutating func reserve(_ count: Int) {
+        guard tail - head + count > capacity else { return }
+        let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * capacity)
+        for k in 0..<(tail - head) { bigger[k] = buffer[(head + k) & (capacity - 1)] }
+        buffer.deallocate()
+        buffer = bigger
+        tail -= head
+        head = 0
+        capacity *= 2
+    }
+
+    /// Appends `index` when `condition` holds (room must have been reserved).
+    @inline(__always)
+    mutating func push(_ index: Int, if condition: Bool) {
+        buffer[tail & (capacity - 1)] = Int32(truncatingIfNeeded: index)
+        tail += condition ? 1 : 0
+    }
+
+    @inline(__always)
+    mutating func pop() -> Int? {
+        guard head < tail else { return nil }
+        defer { head += 1 }
+        return Int(buffer[head & (capacity - 1)])
     }
 }

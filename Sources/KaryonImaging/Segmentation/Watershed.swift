@@ -36,6 +36,10 @@ public func watershed(
     }
     // Work on a frame padded by one pixel whose border is outside the mask, as scikit-image does.
     let pw = w + 2, ph = h + 2
+    // Heap items hold 32-bit indices and ages (at most 8 pushes per pixel).
+    guard pw * ph <= Int(Int32.max) / 8 else {
+        throw ImagingError(.invalidArgument, "the watershed handles up to 2²⁸ pixels; tile the \(w)×\(h) image")
+    }
     var inside = [Bool](repeating: false, count: pw * ph)
     var relief = [Double](repeating: 0, count: pw * ph)
     var output = [Int32](repeating: 0, count: pw * ph)
@@ -55,31 +59,36 @@ public func watershed(
             output.withUnsafeMutableBufferPointer { ob in
                 let inside = ib.baseAddress!, relief = rb.baseAddress!, output = ob.baseAddress!
                 for p in 0..<ob.count where output[p] != 0 {
-                    heap.push(.init(value: relief[p], age: 0, index: p, source: p))
+                    heap.push(.init(value: relief[p], age: 0, index: Int32(p)))
                 }
-                var age = 1
+                var age: UInt32 = 1
                 if compactness > 0 {
+                    // The marker pixel each push came from, by age (age 0: the marker itself).
+                    var sources: [Int] = [0, 0]
                     while let e = heap.pop() {
-                        if output[e.index] != 0 && e.index != e.source { continue }
-                        output[e.index] = output[e.source]
+                        let index = Int(e.index), source = e.age == 0 ? index : sources[Int(e.age)]
+                        if output[index] != 0 && index != source { continue }
+                        output[index] = output[source]
                         for n in neighbours {
-                            let q = e.index + n
+                            let q = index + n
                             guard inside[q], output[q] == 0 else { continue }
                             age += 1
-                            let dy = Double(q / pw - e.source / pw), dx = Double(q % pw - e.source % pw)
+                            sources.append(source)
+                            let dy = Double(q / pw - source / pw), dx = Double(q % pw - source % pw)
                             let value = relief[q] + compactness * (dy * dy + dx * dx).squareRoot()
-                            heap.push(.init(value: Swift.max(value, e.value), age: age, index: q, source: e.source))
+                            heap.push(.init(value: Swift.max(value, e.value), age: age, index: Int32(q)))
                         }
                     }
                 } else {
                     // A pixel takes its label when pushed.
                     while let e = heap.pop() {
+                        let index = Int(e.index)
                         for n in neighbours {
-                            let q = e.index + n
+                            let q = index + n
                             guard inside[q], output[q] == 0 else { continue }
                             age += 1
-                            output[q] = output[e.index]
-                            heap.push(.init(value: Swift.max(relief[q], e.value), age: age, index: q, source: e.source))
+                            output[q] = output[index]
+                            heap.push(.init(value: Swift.max(relief[q], e.value), age: age, index: Int32(q)))
                         }
                     }
                 }
@@ -96,11 +105,11 @@ public func watershed(
 /// scikit-image's watershed heap (heap_general.pxi): a binary min-heap on (value, age) with the
 /// same sift-up and sift-down steps, so that equal keys pop in the same order.
 struct WatershedHeap {
+    /// 16 bytes: priority, push order (0 for markers) and padded-frame index.
     struct Item {
         var value: Double
-        var age: Int
-        var index: Int
-        var source: Int
+        var age: UInt32
+        var index: Int32
     }
 
     var items: [Item] = []

@@ -224,19 +224,28 @@ private struct BrightfieldPlanes: ImageVisitor {
         var detection = [Float](repeating: 0, count: n)
         var channels = [Float](repeating: 0, count: n * 6)
         image.withUnsafeSamples { s in
-            for i in 0..<n {
-                let r = s[i * c].floatValue, g = s[i * c + 1].floatValue, b = s[i * c + 2].floatValue
-                let a = st[i * 3 + first], d = st[i * 3 + second]
-                channels[i * 6] = r
-                channels[i * 6 + 1] = g
-                channels[i * 6 + 2] = b
-                channels[i * 6 + 3] = 0.2125 * r + 0.7154 * g + 0.0721 * b
-                channels[i * 6 + 4] = a
-                channels[i * 6 + 5] = d
-                switch settings.detection {
-                case "od-sum": detection[i] = od![i * 3] + od![i * 3 + 1] + od![i * 3 + 2]
-                case "hematoxylin+dab": detection[i] = max(0, a) + max(0, d)
-                default: detection[i] = a
+            st.withUnsafeBufferPointer { st in
+                channels.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n {
+                        let r = s[i * c].floatValue, g = s[i * c + 1].floatValue, b = s[i * c + 2].floatValue
+                        out[i * 6] = r
+                        out[i * 6 + 1] = g
+                        out[i * 6 + 2] = b
+                        out[i * 6 + 3] = 0.2125 * r + 0.7154 * g + 0.0721 * b
+                        out[i * 6 + 4] = st[i * 3 + first]
+                        out[i * 6 + 5] = st[i * 3 + second]
+                    }
+                }
+                detection.withUnsafeMutableBufferPointer { d in
+                    switch settings.detection {
+                    case "od-sum":
+                        let od = od!
+                        for i in 0..<n { d[i] = od[i * 3] + od[i * 3 + 1] + od[i * 3 + 2] }
+                    case "hematoxylin+dab":
+                        for i in 0..<n { d[i] = max(0, st[i * 3 + first]) + max(0, st[i * 3 + second]) }
+                    default:
+                        for i in 0..<n { d[i] = st[i * 3 + first] }
+                    }
                 }
             }
         }
