@@ -1,6 +1,6 @@
 /// Area and per-channel intensity statistics of every label — the intensity part of
-/// ``RegionProperties`` without the shape measurements, for compartments (cell, cytoplasm) whose
-/// shape is not reported.
+/// ``RegionProperties`` without the shape measurements, so that several compartments (nucleus,
+/// cell, cytoplasm) are measured in one pass.
 ///
 /// The statistics are those of ``LabelImage/regionProperties(intensity:)``, computed the same way
 /// (sums in raster order, mean = sum / area, population standard deviation from a second pass), so
@@ -13,43 +13,54 @@ public struct RegionIntensities: Sendable, Equatable {
 }
 
 extension LabelImage {
-    /// Area and intensity statistics of every label over all its pixels and over the part of it
-    /// outside `inner`'s labels, in one pass (e.g. cells, and cytoplasm = cell minus nucleus).
+    /// Area and intensity statistics of every label, and optionally of an inner label image's
+    /// labels and of the part of every label outside them — e.g. cells, nuclei and cytoplasm
+    /// (cell minus nucleus) — in one pass over the intensities.
     ///
     /// - Parameters:
     ///   - intensity: same size, any number of channels.
-    ///   - inner: same size; its nonzero pixels are left out of the second result.
-    /// - Returns: `whole` over every pixel of a label, `outside` over those where `inner` is 0.
+    ///   - inner: same size, optional; its labels get their own statistics, and its nonzero pixels
+    ///     are left out of `outside`.
+    /// - Returns: `whole` over every pixel of each label; with `inner`, `inner` per inner label and
+    ///   `outside` per label over its pixels where `inner` is 0.
     /// - Throws: ``ImagingError`` when `intensity` or `inner` has another size.
-    /// - Complexity: O(pixels · channels).
+    /// - Complexity: O(pixels · channels); the intensities are read twice (sums, then deviations).
     public func intensityStatistics(
-        _ intensity: Image<Float>, outside inner: LabelImage
-    ) throws -> (whole: RegionIntensities, outside: RegionIntensities) {
-        guard intensity.width == width, intensity.height == height, inner.width == width, inner.height == height else {
+        _ intensity: Image<Float>, inner: LabelImage? = nil
+    ) throws -> (whole: RegionIntensities, inner: RegionIntensities?, outside: RegionIntensities?) {
+        guard intensity.width == width, intensity.height == height,
+              inner.map({ $0.width == width && $0.height == height }) ?? true else {
             throw ImagingError(
                 .sizeMismatch,
-                "intensity \(intensity.width)×\(intensity.height) and inner labels \(inner.width)×\(inner.height) must match the labels' \(width)×\(height)")
+                "the intensity image (\(intensity.width)×\(intensity.height)) and inner labels must match the labels' \(width)×\(height)")
         }
-        let n = count, c = intensity.channels
-        let whole = Accumulator(labels: n, channels: c), outside = Accumulator(labels: n, channels: c)
+        let c = intensity.channels
+        let whole = Accumulator(labels: count, channels: c)
+        let within = inner.map { Accumulator(labels: $0.count, channels: c) }
+        let outside = inner.map { _ in Accumulator(labels: count, channels: c) }
         let v = intensity.pixels
         v.withUnsafeBufferPointer { v in
             labels.withUnsafeBufferPointer { l in
-                inner.labels.withUnsafeBufferPointer { k in
-                    for i in 0..<l.count where l[i] != 0 {
-                        let label = Int(l[i])
-                        whole.add(label, v.baseAddress! + i * c)
-                        if k[i] == 0 { outside.add(label, v.baseAddress! + i * c) }
+                if let inner, let within, let outside {
+                    inner.labels.withUnsafeBufferPointer { k in
+                        for i in 0..<l.count {
+                            let label = Int(l[i]), innerLabel = Int(k[i]), samples = v.baseAddress! + i * c
+                            if label != 0 { whole.add(label, samples) }
+                            if innerLabel != 0 { within.add(innerLabel, samples) } else if label != 0 { outside.add(label, samples) }
+                        }
+                        for i in 0..<l.count {
+                            let label = Int(l[i]), innerLabel = Int(k[i]), samples = v.baseAddress! + i * c
+                            if label != 0 { whole.addDeviation(label, samples) }
+                            if innerLabel != 0 { within.addDeviation(innerLabel, samples) } else if label != 0 { outside.addDeviation(label, samples) }
+                        }
                     }
-                    for i in 0..<l.count where l[i] != 0 {
-                        let label = Int(l[i])
-                        whole.addDeviation(label, v.baseAddress! + i * c)
-                        if k[i] == 0 { outside.addDeviation(label, v.baseAddress! + i * c) }
-                    }
+                } else {
+                    for i in 0..<l.count where l[i] != 0 { whole.add(Int(l[i]), v.baseAddress! + i * c) }
+                    for i in 0..<l.count where l[i] != 0 { whole.addDeviation(Int(l[i]), v.baseAddress! + i * c) }
                 }
             }
         }
-        return (whole.result(), outside.result())
+        return (whole.result(), within?.result(), outside?.result())
     }
 
     /// Running sums of one compartment, label by label (owned by one call).

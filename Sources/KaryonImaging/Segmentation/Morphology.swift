@@ -46,21 +46,36 @@ public enum Morphology {
     /// `ndimage.binary_fill_holes`: background not 4-connected to the image border becomes foreground.
     public static func fillHoles(_ mask: Image<UInt8>) throws -> Image<UInt8> {
         try check(mask, 0)
-        let w = mask.width, h = mask.height
-        var m = mask.pixels.map { $0 != 0 ? UInt8(1) : 0 }
-        // Flood the border-connected background with 2.
-        var stack: [Int] = []
-        func seed(_ i: Int) { if m[i] == 0 { m[i] = 2; stack.append(i) } }
-        for x in 0..<w { seed(x); seed((h - 1) * w + x) }
-        for y in 0..<h { seed(y * w); seed(y * w + w - 1) }
-        while let i = stack.popLast() {
-            let y = i / w, x = i - y * w
-            if y > 0 { seed(i - w) }
-            if y < h - 1 { seed(i + w) }
-            if x > 0 { seed(i - 1) }
-            if x < w - 1 { seed(i + 1) }
+        let w = mask.width, h = mask.height, pw = w + 2, ph = h + 2
+        // The mask in a one-pixel frame of background: the frame touches every border pixel, so
+        // flooding the background from a frame corner reaches exactly the border-connected part.
+        var m = [UInt8](repeating: 0, count: pw * ph)
+        mask.withUnsafeSamples { s in
+            for y in 0..<h {
+                for x in 0..<w where s[y * w + x] != 0 { m[(y + 1) * pw + x + 1] = 1 }
+            }
         }
-        return Image(unchecked: w, h, 1, m.map { $0 == 2 ? 0 : 1 })
+        m.withUnsafeMutableBufferPointer { b in
+            let m = b.baseAddress!
+            var stack: [Int] = [0]
+            m[0] = 2
+            let count = pw * ph
+            @inline(__always) func visit(_ q: Int) {
+                if q >= 0 && q < count && m[q] == 0 {
+                    m[q] = 2
+                    stack.append(q)
+                }
+            }
+            // Stepping left or right off the frame lands on the frame of the next row: both background.
+            while let i = stack.popLast() {
+                visit(i - pw); visit(i - 1); visit(i + 1); visit(i + pw)
+            }
+        }
+        var out = [UInt8](repeating: 0, count: w * h)
+        for y in 0..<h {
+            for x in 0..<w { out[y * w + x] = m[(y + 1) * pw + x + 1] == 2 ? 0 : 1 }
+        }
+        return Image(unchecked: w, h, 1, out)
     }
 
     /// Removes connected components with fewer than `minimumArea` pixels

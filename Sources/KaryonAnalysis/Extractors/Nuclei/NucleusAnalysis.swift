@@ -96,7 +96,7 @@ struct NucleusAnalysis: Sendable {
         var nuclei = found.nuclei
         var cells = found.cells
         analyzedPixels = mask.map { m in m.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } } ?? image.width * image.height
-        var props = try nuclei.regionProperties(intensity: channels)
+        var props = try nuclei.regionProperties()
         if let mask {
             // Keep nuclei whose centroid is inside the mask.
             let w = nuclei.width
@@ -111,7 +111,7 @@ struct NucleusAnalysis: Sendable {
                 for l in 1..<keep.count where keep[l] { next += 1; remap[l] = next }
                 nuclei = try LabelImage(width: nuclei.width, height: nuclei.height, labels: nuclei.labels.map { remap[Int($0)] })
                 cells = try cells.map { try LabelImage(width: $0.width, height: $0.height, labels: $0.labels.map { remap[Int($0)] }) }
-                props = try nuclei.regionProperties(intensity: channels)
+                props = try nuclei.regionProperties()
             }
         }
         self.nuclei = nuclei
@@ -144,13 +144,15 @@ struct NucleusAnalysis: Sendable {
         add("nucleus_solidity", unit: nil, "area / convex area (scikit-image solidity)", props.map(\.solidity))
         add("nucleus_max_caliper", unit: lengthUnit, "maximum Feret diameter (scikit-image feret_diameter_max)", props.map { $0.feretDiameterMax * s })
         add("nucleus_min_caliper", unit: lengthUnit, "minimum Feret diameter (rotating calipers on the same hull)", props.map { $0.minCaliper * s })
-        addIntensities("nucleus", props.map { Optional($0.intensity) })
-        guard let cells else { return }
-        // Cells and their cytoplasm (cell minus nucleus) in one pass; every cell contains its nucleus.
-        let (cell, cytoplasm) = try cells.intensityStatistics(channels, outside: nuclei)
+        // Nucleus, cell and cytoplasm (cell minus nucleus) intensities in one pass; every cell
+        // contains its nucleus.
+        let stats = try (cells ?? nuclei).intensityStatistics(channels, inner: cells == nil ? nil : nuclei)
         func compartment(_ r: RegionIntensities) -> [[RegionProperties.ChannelStatistics]?] {
             (1..<(n + 1)).map { l in l < r.area.count && r.area[l] > 0 ? r.statistics[l] : nil }
         }
+        addIntensities("nucleus", compartment(stats.inner ?? stats.whole))
+        guard cells != nil, let cytoplasm = stats.outside else { return }
+        let cell = stats.whole
         func area(_ r: RegionIntensities) -> [Double] { (1..<(n + 1)).map { l in Double(l < r.area.count ? r.area[l] : 0) * a } }
         let cellArea = area(cell)
         add("cell_area", unit: areaUnit, "cell area (nucleus plus cytoplasm)", cellArea)
