@@ -60,19 +60,22 @@ struct ColumnSweep {
             }
         }
         guard any else { return nil }
-        // Bottom-up: the nearest source at or below wins ties.
+        // Bottom-up, in blocks of columns on all cores: the nearest source at or below wins ties.
         var squared = [Int](repeating: infinity, count: w * h)
         var nearest = keepRows ? [Int](repeating: 0, count: w * h) : []
-        var below = [Int](repeating: -1, count: w)
         above.withUnsafeBufferPointer { a in
             squared.withUnsafeMutableBufferPointer { s in
                 nearest.withUnsafeMutableBufferPointer { r in
-                    below.withUnsafeMutableBufferPointer { b in
+                    let a = UncheckedSendable(a.baseAddress!), s = SharedMutableBuffer(s.baseAddress!)
+                    let r = UncheckedSendable(r.baseAddress)
+                    parallelChunks(w, minimumChunk: 64) { columns in
+                        var below = [Int](repeating: -1, count: columns.count)
                         for y in stride(from: h - 1, through: 0, by: -1) {
                             let row = y * w
-                            for x in 0..<w {
-                                if a[row + x] == y { b[x] = y }
-                                let up = a[row + x], down = b[x]
+                            for x in columns {
+                                let up = a.value[row + x]
+                                if up == y { below[x - columns.lowerBound] = y }
+                                let down = below[x - columns.lowerBound]
                                 var source = -1
                                 if down >= 0 && (up < 0 || down - y <= y - up) {
                                     source = down
@@ -81,7 +84,7 @@ struct ColumnSweep {
                                 }
                                 if source >= 0 {
                                     s[row + x] = (source - y) * (source - y)
-                                    if keepRows { r[row + x] = source }
+                                    if keepRows { r.value![row + x] = source }
                                 }
                             }
                         }
