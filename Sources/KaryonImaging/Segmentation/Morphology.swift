@@ -50,25 +50,22 @@ public enum Morphology {
         // The mask in a one-pixel frame of background: the frame touches every border pixel, so
         // flooding the background from a frame corner reaches exactly the border-connected part.
         var m = [UInt8](repeating: 0, count: pw * ph)
-        mask.withUnsafeSamples { s in
-            for y in 0..<h {
-                for x in 0..<w where s[y * w + x] != 0 { m[(y + 1) * pw + x + 1] = 1 }
-            }
-        }
         m.withUnsafeMutableBufferPointer { b in
             let m = b.baseAddress!
-            var stack: [Int] = [0]
-            m[0] = 2
-            let count = pw * ph
-            @inline(__always) func visit(_ q: Int) {
-                if q >= 0 && q < count && m[q] == 0 {
-                    m[q] = 2
-                    stack.append(q)
+            mask.withUnsafeSamples { s in
+                for y in 0..<h {
+                    for x in 0..<w where s[y * w + x] != 0 { m[(y + 1) * pw + x + 1] = 1 }
                 }
             }
+            let count = pw * ph
+            var stack: [Int] = [0]
+            m[0] = 2
             // Stepping left or right off the frame lands on the frame of the next row: both background.
             while let i = stack.popLast() {
-                visit(i - pw); visit(i - 1); visit(i + 1); visit(i + pw)
+                if i >= pw && m[i - pw] == 0 { m[i - pw] = 2; stack.append(i - pw) }
+                if i >= 1 && m[i - 1] == 0 { m[i - 1] = 2; stack.append(i - 1) }
+                if i + 1 < count && m[i + 1] == 0 { m[i + 1] = 2; stack.append(i + 1) }
+                if i + pw < count && m[i + pw] == 0 { m[i + pw] = 2; stack.append(i + pw) }
             }
         }
         var out = [UInt8](repeating: 0, count: w * h)
