@@ -89,6 +89,26 @@ struct SegmentationTests {
         #expect(try regionalMaxima(v, width: 64, height: 48, connectivity: .four) == Self.mask("camera-maxima4.png"))
     }
 
+    @Test("regional maxima inside a mask: outside pixels never join a plateau but count as neighbours")
+    func maximaInMask() throws {
+        // Row 0: a plateau of 5 that continues outside the mask, a 7 outside beside a 6 inside.
+        let v: [Double] = [5, 5, 5, 1, 6, 7,
+                           1, 1, 1, 1, 1, 1]
+        let mask = try Image<UInt8>(width: 6, height: 2, channels: 1, pixels: [1, 1, 0, 1, 1, 0,
+                                                                               1, 1, 1, 1, 1, 1])
+        #expect(try regionalMaxima(v, width: 6, height: 2, connectivity: .eight, mask: mask).pixels
+            == [1, 1, 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0])
+        // When everything outside is below everything inside, the result inside equals the unmasked one.
+        let camera = try Fixtures.rgb8("segmentation/camera-64x48.png").pixels.map(Double.init)
+        let inside = camera.map { $0 > 100 }
+        let below = zip(camera, inside).map { $1 ? $0 : -1 }
+        let masked = try regionalMaxima(below, width: 64, height: 48, connectivity: .eight,
+                                        mask: Image(width: 64, height: 48, channels: 1, pixels: inside.map { $0 ? 1 : 0 }))
+        let whole = try regionalMaxima(below, width: 64, height: 48, connectivity: .eight)
+        #expect(masked.pixels == zip(whole.pixels, inside).map { $1 ? $0 : 0 })
+    }
+
     @Test("watershed: discs split on the distance transform, every connectivity and compactness",
           arguments: [(1, 0.0), (1, 0.5), (2, 0.0), (2, 0.5)])
     func watershedDiscs(connectivity: Int, compactness: Double) throws {
@@ -141,6 +161,30 @@ struct RegionPropertiesTests {
             }
         }
         var number: Double { flat[0] }
+    }
+
+    @Test("compartment statistics in one pass equal regionprops of cells, nuclei and cells minus nuclei")
+    func compartments() throws {
+        var generator = SplitMix(state: 7)
+        let w = 23, h = 17
+        let intensity = try Image<Float>(width: w, height: h, channels: 2,
+                                         pixels: (0..<(w * h * 2)).map { _ in Float(Int.random(in: 0..<1000, using: &generator)) / 7 })
+        // Cells: three vertical bands; nuclei: a block inside each of the first two.
+        let cells = try LabelImage(width: w, height: h, labels: (0..<(w * h)).map { Int32(($0 % w) / 8 + 1) })
+        let nuclei = try LabelImage(width: w, height: h, labels: (0..<(w * h)).map { i in
+            let x = i % w, y = i / w
+            return y >= 4 && y < 9 && x % 8 >= 2 && x % 8 < 5 && x < 16 ? Int32(x / 8 + 1) : 0
+        })
+        let cytoplasm = try LabelImage(width: w, height: h, labels: zip(cells.labels, nuclei.labels).map { $1 != 0 ? 0 : $0 })
+        let stats = try cells.intensityStatistics(intensity, inner: nuclei)
+        for (result, labels) in [(stats.whole, cells), (stats.inner!, nuclei), (stats.outside!, cytoplasm)] {
+            for p in try labels.regionProperties(intensity: intensity) {
+                #expect(result.area[Int(p.label)] == p.area)
+                #expect(result.statistics[Int(p.label)] == p.intensity, "label \(p.label)")
+            }
+        }
+        #expect(stats.inner!.area == [0, 15, 15])
+        #expect(try cells.intensityStatistics(intensity).inner == nil)
     }
 
     func check(_ labelsFile: String, intensity: Image<Float>, tolerance: Double) throws {
