@@ -89,6 +89,37 @@ struct SegmentationTests {
         #expect(try regionalMaxima(v, width: 64, height: 48, connectivity: .four) == Self.mask("camera-maxima4.png"))
     }
 
+    @Test("grey erosion and dilation by disk(r) equal a direct scan of the footprint with reflected edges",
+          arguments: [(1, 1, 0), (7, 1, 3), (9, 6, 2), (5, 4, 6), (16, 11, 4), (3, 8, 9)])
+    func greyRankBruteForce(width: Int, height: Int, radius: Int) throws {
+        var state: UInt64 = UInt64(width * 1000 + height * 10 + radius)
+        let pixels = (0..<(width * height)).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24)
+        }
+        let image = try Image<Float>(width: width, height: height, channels: 1, pixels: pixels)
+        func reflect(_ i: Int, _ n: Int) -> Int {
+            if n == 1 { return 0 }
+            var i = i % (2 * n)
+            if i < 0 { i += 2 * n }
+            return i < n ? i : 2 * n - 1 - i
+        }
+        var low = [Float](repeating: .infinity, count: width * height), high = [Float](repeating: -.infinity, count: width * height)
+        for y in 0..<height {
+            for x in 0..<width {
+                for dy in -radius...radius {
+                    for dx in -radius...radius where dx * dx + dy * dy <= radius * radius {
+                        let v = pixels[reflect(y + dy, height) * width + reflect(x + dx, width)]
+                        low[y * width + x] = min(low[y * width + x], v)
+                        high[y * width + x] = max(high[y * width + x], v)
+                    }
+                }
+            }
+        }
+        #expect(try Morphology.erode(image, radius: radius).pixels == low)
+        #expect(try Morphology.dilate(image, radius: radius).pixels == high)
+    }
+
     @Test("regional maxima inside a mask: outside pixels never join a plateau but count as neighbours")
     func maximaInMask() throws {
         // Row 0: a plateau of 5 that continues outside the mask, a 7 outside beside a 6 inside.
