@@ -89,6 +89,57 @@ struct SegmentationTests {
         #expect(try regionalMaxima(v, width: 64, height: 48, connectivity: .four) == Self.mask("camera-maxima4.png"))
     }
 
+    @Test("grey erosion and dilation by disk(r) equal a direct scan of the footprint with reflected edges",
+          arguments: [(1, 1, 0), (7, 1, 3), (9, 6, 2), (5, 4, 6), (16, 11, 4), (3, 8, 9)])
+    func greyRankBruteForce(width: Int, height: Int, radius: Int) throws {
+        var state: UInt64 = UInt64(width * 1000 + height * 10 + radius)
+        let pixels = (0..<(width * height)).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24)
+        }
+        let image = try Image<Float>(width: width, height: height, channels: 1, pixels: pixels)
+        func reflect(_ i: Int, _ n: Int) -> Int {
+            if n == 1 { return 0 }
+            var i = i % (2 * n)
+            if i < 0 { i += 2 * n }
+            return i < n ? i : 2 * n - 1 - i
+        }
+        var low = [Float](repeating: .infinity, count: width * height), high = [Float](repeating: -.infinity, count: width * height)
+        for y in 0..<height {
+            for x in 0..<width {
+                for dy in -radius...radius {
+                    for dx in -radius...radius where dx * dx + dy * dy <= radius * radius {
+                        let v = pixels[reflect(y + dy, height) * width + reflect(x + dx, width)]
+                        low[y * width + x] = min(low[y * width + x], v)
+                        high[y * width + x] = max(high[y * width + x], v)
+                    }
+                }
+            }
+        }
+        #expect(try Morphology.erode(image, radius: radius).pixels == low)
+        #expect(try Morphology.dilate(image, radius: radius).pixels == high)
+    }
+
+    @Test("regional maxima inside a mask: outside pixels never join a plateau but count as neighbours")
+    func maximaInMask() throws {
+        // Row 0: a plateau of 5 that continues outside the mask, a 7 outside beside a 6 inside.
+        let v: [Double] = [5, 5, 5, 1, 6, 7,
+                           1, 1, 1, 1, 1, 1]
+        let mask = try Image<UInt8>(width: 6, height: 2, channels: 1, pixels: [1, 1, 0, 1, 1, 0,
+                                                                               1, 1, 1, 1, 1, 1])
+        #expect(try regionalMaxima(v, width: 6, height: 2, connectivity: .eight, mask: mask).pixels
+            == [1, 1, 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0])
+        // When everything outside is below everything inside, the result inside equals the unmasked one.
+        let camera = try Fixtures.rgb8("segmentation/camera-64x48.png").pixels.map(Double.init)
+        let inside = camera.map { $0 > 100 }
+        let below = zip(camera, inside).map { $1 ? $0 : -1 }
+        let masked = try regionalMaxima(below, width: 64, height: 48, connectivity: .eight,
+                                        mask: Image(width: 64, height: 48, channels: 1, pixels: inside.map { $0 ? 1 : 0 }))
+        let whole = try regionalMaxima(below, width: 64, height: 48, connectivity: .eight)
+        #expect(masked.pixels == zip(whole.pixels, inside).map { $1 ? $0 : 0 })
+    }
+
     @Test("watershed: discs split on the distance transform, every connectivity and compactness",
           arguments: [(1, 0.0), (1, 0.5), (2, 0.0), (2, 0.5)])
     func watershedDiscs(connectivity: Int, compactness: Double) throws {
@@ -141,6 +192,30 @@ struct RegionPropertiesTests {
             }
         }
         var number: Double { flat[0] }
+    }
+
+    @Test("compartment statistics in one pass equal regionprops of cells, nuclei and cells minus nuclei")
+    func compartments() throws {
+        var generator = SplitMix(state: 7)
+        let w = 23, h = 17
+        let intensity = try Image<Float>(width: w, height: h, channels: 2,
+                                         pixels: (0..<(w * h * 2)).map { _ in Float(Int.random(in: 0..<1000, using: &generator)) / 7 })
+        // Cells: three vertical bands; nuclei: a block inside each of the first two.
+        let cells = try LabelImage(width: w, height: h, labels: (0..<(w * h)).map { Int32(($0 % w) / 8 + 1) })
+        let nuclei = try LabelImage(width: w, height: h, labels: (0..<(w * h)).map { i in
+            let x = i % w, y = i / w
+            return y >= 4 && y < 9 && x % 8 >= 2 && x % 8 < 5 && x < 16 ? Int32(x / 8 + 1) : 0
+        })
+        let cytoplasm = try LabelImage(width: w, height: h, labels: zip(cells.labels, nuclei.labels).map { $1 != 0 ? 0 : $0 })
+        let stats = try cells.intensityStatistics(intensity, inner: nuclei)
+        for (result, labels) in [(stats.whole, cells), (stats.inner!, nuclei), (stats.outside!, cytoplasm)] {
+            for p in try labels.regionProperties(intensity: intensity) {
+                #expect(result.area[Int(p.label)] == p.area)
+                #expect(result.statistics[Int(p.label)] == p.intensity, "label \(p.label)")
+            }
+        }
+        #expect(stats.inner!.area == [0, 15, 15])
+        #expect(try cells.intensityStatistics(intensity).inner == nil)
     }
 
     func check(_ labelsFile: String, intensity: Image<Float>, tolerance: Double) throws {

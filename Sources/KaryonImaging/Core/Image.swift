@@ -126,9 +126,11 @@ public struct Image<Pixel: PixelComponent>: Sendable {
         if channels == 1 { return contiguous() }
         var out = [Pixel](repeating: Pixel.zero, count: width * height)
         storage.withUnsafeBufferPointer { src in
-            for y in 0..<height {
-                let row = offset + y * rowStride
-                for x in 0..<width { out[y * width + x] = src[row + x * channels + c] }
+            out.withUnsafeMutableBufferPointer { dst in
+                for y in 0..<height {
+                    let row = offset + y * rowStride
+                    for x in 0..<width { dst[y * width + x] = src[row + x * channels + c] }
+                }
             }
         }
         return Image(unchecked: width, height, 1, out)

@@ -86,6 +86,7 @@ func separableFilter(_ image: Image<Float>, rowKernel: [Float], columnKernel: [F
     var out = [Float](repeating: 0, count: src.count)
     let rowLength = w * c
     // Horizontal pass: pad each row by `radius` pixels of edge replication, then correlate.
+    let sourceColumn = (0..<(w + 2 * radius)).map { mode.index($0 - radius, w) }
     src.withUnsafeBufferPointer { s in
         tmp.withUnsafeMutableBufferPointer { t in
             let sp = UncheckedSendable(s)
@@ -96,9 +97,18 @@ func separableFilter(_ image: Image<Float>, rowKernel: [Float], columnKernel: [F
                     var padded = [Float](repeating: 0, count: (w + 2 * radius) * c)
                     for y in rows {
                         let row = y * rowLength
-                        for x in 0..<(w + 2 * radius) {
-                            let sx = mode.index(x - radius, w)
-                            for ch in 0..<c { padded[x * c + ch] = sp.value[row + sx * c + ch] }
+                        padded.withUnsafeMutableBufferPointer { pad in
+                            let source = sp.value.baseAddress! + row
+                            // Edges from the table; the interior is one copy.
+                            for x in 0..<Swift.min(radius, w + 2 * radius) {
+                                for ch in 0..<c { pad[x * c + ch] = source[sourceColumn[x] * c + ch] }
+                            }
+                            if radius < w + radius {
+                                (pad.baseAddress! + radius * c).update(from: source, count: rowLength)
+                            }
+                            for x in (w + radius)..<(w + 2 * radius) {
+                                for ch in 0..<c { pad[x * c + ch] = source[sourceColumn[x] * c + ch] }
+                            }
                         }
                         // Tap-outer loop over a contiguous row: vectorises.
                         padded.withUnsafeBufferPointer { pp in

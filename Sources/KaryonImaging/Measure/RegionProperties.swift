@@ -147,6 +147,7 @@ extension LabelImage {
             fill[runLabel[k]] += 1
         }
         var scratch = RegionHull.Scratch()
+        var perimeterScratch: [UInt8] = []
         var out: [RegionProperties] = []
         for l in 1...Swift.max(1, n) where l <= n && area[l] > 0 {
             let hull = RegionHull(runs: runs[runStart[l]..<runStart[l + 1]], scratch: &scratch)
@@ -173,7 +174,7 @@ extension LabelImage {
             out.append(RegionProperties(
                 label: Int32(l), area: area[l], minRow: minR[l], minColumn: minC[l], maxRow: maxR[l] + 1, maxColumn: maxC[l] + 1,
                 centroidRow: Double(sr[l]) / a, centroidColumn: Double(sc[l]) / a,
-                perimeter: perimeter(of: Int32(l), rows: minR[l]...maxR[l], columns: minC[l]...maxC[l]),
+                perimeter: perimeter(of: Int32(l), rows: minR[l]...maxR[l], columns: minC[l]...maxC[l], scratch: &perimeterScratch),
                 mu20: mu20, mu02: mu02, mu11: mu11,
                 majorAxisLength: 4 * l1.squareRoot(), minorAxisLength: 4 * l2.squareRoot(),
                 eccentricity: l1 == 0 ? 0 : (1 - l2 / l1).squareRoot(), orientation: orientation,
@@ -184,47 +185,53 @@ extension LabelImage {
     }
 
     /// scikit-image `measure.perimeter(region, neighborhood=4)` of one label within its bounding box.
-    func perimeter(of label: Int32, rows: ClosedRange<Int>, columns: ClosedRange<Int>) -> Double {
+    ///
+    /// The border (the region minus its 4-connected erosion) is convolved with
+    /// [[10, 2, 10], [2, 1, 2], [10, 2, 10]] and the codes are weighted. Only codes with the centre
+    /// on the border (odd codes) have a weight, so only border pixels are coded; the weighted counts
+    /// are summed in code order as scikit-image sums its histogram.
+    /// - Parameter scratch: reused from one region to the next.
+    func perimeter(of label: Int32, rows: ClosedRange<Int>, columns: ClosedRange<Int>, scratch: inout [UInt8]) -> Double {
         let h = rows.count + 2, w = columns.count + 2
-        // Region with a one-pixel empty frame.
-        var region = [UInt8](repeating: 0, count: w * h)
-        for y in rows {
-            for x in columns where labels[y * width + x] == label {
-                region[(y - rows.lowerBound + 1) * w + (x - columns.lowerBound + 1)] = 1
+        if scratch.count < 2 * w * h { scratch = [UInt8](repeating: 0, count: 2 * w * h) }
+        var histogram = (0..<50).map { _ in 0 }
+        labels.withUnsafeBufferPointer { l in
+            scratch.withUnsafeMutableBufferPointer { buffer in
+                // Region with a one-pixel empty frame, then its border.
+                let region = buffer.baseAddress!, border = region + w * h
+                region.update(repeating: 0, count: 2 * w * h)
+                for y in rows {
+                    let source = y * width, target = (y - rows.lowerBound + 1) * w - columns.lowerBound + 1
+                    for x in columns where l[source + x] == label { region[target + x] = 1 }
+                }
+                for y in 1..<(h - 1) {
+                    for p in (y * w + 1)..<(y * w + w - 1) where region[p] != 0 {
+                        let interior = region[p - w] & region[p + w] & region[p - 1] & region[p + 1]
+                        border[p] = 1 - interior
+                    }
+                }
+                for y in 1..<(h - 1) {
+                    for p in (y * w + 1)..<(y * w + w - 1) where border[p] != 0 {
+                        let edges = Int(border[p - w]) + Int(border[p + w]) + Int(border[p - 1]) + Int(border[p + 1])
+                        let corners = Int(border[p - w - 1]) + Int(border[p - w + 1]) + Int(border[p + w - 1]) + Int(border[p + w + 1])
+                        let code = 1 + 2 * edges + 10 * corners
+                        if code < 50 { histogram[code] += 1 }
+                    }
+                }
             }
         }
-        // Border = region minus its 4-connected erosion (outside counts as empty).
-        var border = [Int](repeating: 0, count: w * h)
-        for y in 1..<(h - 1) {
-            for x in 1..<(w - 1) where region[y * w + x] != 0 {
-                let interior = region[(y - 1) * w + x] != 0 && region[(y + 1) * w + x] != 0
-                    && region[y * w + x - 1] != 0 && region[y * w + x + 1] != 0
-                border[y * w + x] = interior ? 0 : 1
-            }
-        }
+        var total = 0.0
+        for k in 0..<50 where Self.perimeterWeights[k] != 0 { total += Double(histogram[k]) * Self.perimeterWeights[k] }
+        return total
+    }
+
+    /// scikit-image's perimeter weights by code: 1 for straight runs, √2 for diagonal steps,
+    /// (1 + √2)/2 at corners, 0 elsewhere.
+    static let perimeterWeights: [Double] = {
         var weights = [Double](repeating: 0, count: 50)
         for k in [5, 7, 15, 17, 25, 27] { weights[k] = 1 }
         for k in [21, 33] { weights[k] = 2.0.squareRoot() }
         for k in [13, 23] { weights[k] = (1 + 2.0.squareRoot()) / 2 }
-        // Convolve the border with [[10, 2, 10], [2, 1, 2], [10, 2, 10]] and sum the weights of
-        // the codes in the order scikit-image sums its histogram (by code value).
-        var histogram = [Int](repeating: 0, count: 50)
-        for y in 0..<h {
-            for x in 0..<w {
-                var code = 0
-                for dy in -1...1 {
-                    for dx in -1...1 {
-                        let yy = y + dy, xx = x + dx
-                        guard yy >= 0, yy < h, xx >= 0, xx < w else { continue }
-                        let k = dy == 0 && dx == 0 ? 1 : (dy == 0 || dx == 0 ? 2 : 10)
-                        code += k * border[yy * w + xx]
-                    }
-                }
-                if code < 50 { histogram[code] += 1 }
-            }
-        }
-        var total = 0.0
-        for k in 0..<50 { total += Double(histogram[k]) * weights[k] }
-        return total
-    }
+        return weights
+    }()
 }

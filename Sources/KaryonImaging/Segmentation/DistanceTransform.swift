@@ -1,8 +1,10 @@
 /// Exact squared Euclidean distance from every pixel to the nearest pixel where `isSource` holds,
 /// in pixels², as integers; `Int.max` everywhere when there is no source pixel.
 ///
-/// Separable lower-envelope algorithm of Felzenszwalb & Huttenlocher: a 1-D pass down every column,
-/// then along every row, in exact integer arithmetic (parallel over columns, then rows).
+/// Separable algorithm of Felzenszwalb & Huttenlocher in exact integer arithmetic: down the
+/// columns the distance to the nearest source is found by a top-down and a bottom-up sweep over
+/// whole rows (for binary sources this is the 1-D transform, and sweeping rows keeps memory access
+/// sequential); along every row, the lower envelope of parabolas (parallel over rows).
 ///
 /// - Complexity: O(pixels).
 ///
@@ -11,85 +13,155 @@
 ///   Theory of Computing 8:415–428, 2012, doi:10.4086/toc.2012.v008a019.
 public func squaredDistanceTransform(width: Int, height: Int, isSource: (Int) -> Bool) -> [Int] {
     let infinity = Int.max / 4
-    var grid = [Int](repeating: infinity, count: width * height)
-    for i in 0..<grid.count where isSource(i) { grid[i] = 0 }
-    guard grid.contains(0) else { return [Int](repeating: Int.max, count: width * height) }
-    grid.withUnsafeMutableBufferPointer { g in
+    guard var grid = ColumnSweep(width: width, height: height, isSource: isSource, keepRows: false) else {
+        return [Int](repeating: Int.max, count: width * height)
+    }
+    grid.squared.withUnsafeMutableBufferPointer { g in
         let shared = SharedMutableBuffer(g.baseAddress!)
-        /// The 1-D transform of `lines` lines of `length` samples; sample k of line l is at
-        /// `l·lineStep + k·sampleStep`.
-        func pass(lines: Int, length: Int, lineStep: Int, sampleStep: Int) {
-            parallelChunks(lines, minimumChunk: 32) { chunk in
-                var scratch = EnvelopeScratch(length)
-                for l in chunk {
-                    for k in 0..<length { scratch.f[k] = shared[l * lineStep + k * sampleStep] }
-                    lowerEnvelope(&scratch, infinity)
-                    for k in 0..<length { shared[l * lineStep + k * sampleStep] = scratch.d[k] }
+        parallelChunks(height, minimumChunk: 32) { rows in
+            let scratch = EnvelopeScratch(width)
+            for y in rows {
+                let line = shared.base + y * width
+                scratch.f.update(from: line, count: width)
+                scratch.run(infinity)
+                line.update(from: scratch.d, count: width)
+            }
+        }
+    }
+    return grid.squared
+}
+
+/// The column pass shared by the distance and feature transforms, for binary sources: per pixel,
+/// the squared distance to the nearest source in its column (`Int.max / 4` when the column has
+/// none) and, when asked, that source's row. Of two equidistant sources the lower one (larger row)
+/// is taken, as the lower envelope of their parabolas does.
+struct ColumnSweep {
+    var squared: [Int]
+    /// Row of the nearest source in the column (valid where `squared` is finite).
+    var nearestRow: [Int]
+
+    /// nil when no pixel is a source.
+    init?(width w: Int, height h: Int, isSource: (Int) -> Bool, keepRows: Bool) {
+        let infinity = Int.max / 4
+        // Top-down: the nearest source at or above (−1: none).
+        var above = [Int](repeating: -1, count: w * h)
+        var any = false
+        above.withUnsafeMutableBufferPointer { a in
+            for y in 0..<h {
+                let row = y * w
+                for x in 0..<w {
+                    if isSource(row + x) {
+                        a[row + x] = y
+                        any = true
+                    } else if y > 0 {
+                        a[row + x] = a[row - w + x]
+                    }
                 }
             }
         }
-        pass(lines: width, length: height, lineStep: 1, sampleStep: width)  // columns
-        pass(lines: height, length: width, lineStep: width, sampleStep: 1)  // rows
+        guard any else { return nil }
+        // Bottom-up, in blocks of columns on all cores: the nearest source at or below wins ties.
+        var squared = [Int](repeating: infinity, count: w * h)
+        var nearest = keepRows ? [Int](repeating: 0, count: w * h) : []
+        above.withUnsafeBufferPointer { a in
+            squared.withUnsafeMutableBufferPointer { s in
+                nearest.withUnsafeMutableBufferPointer { r in
+                    let a = UncheckedSendable(a.baseAddress!), s = SharedMutableBuffer(s.baseAddress!)
+                    let r = UncheckedSendable(r.baseAddress)
+                    parallelChunks(w, minimumChunk: 64) { columns in
+                        var below = [Int](repeating: -1, count: columns.count)
+                        for y in stride(from: h - 1, through: 0, by: -1) {
+                            let row = y * w
+                            for x in columns {
+                                let up = a.value[row + x]
+                                if up == y { below[x - columns.lowerBound] = y }
+                                let down = below[x - columns.lowerBound]
+                                var source = -1
+                                if down >= 0 && (up < 0 || down - y <= y - up) {
+                                    source = down
+                                } else if up >= 0 {
+                                    source = up
+                                }
+                                if source >= 0 {
+                                    s[row + x] = (source - y) * (source - y)
+                                    if keepRows { r.value![row + x] = source }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.squared = squared
+        self.nearestRow = nearest
     }
-    return grid
 }
 
-/// Buffers for ``lowerEnvelope(_:_:)`` on lines of one length, reused line after line.
-struct EnvelopeScratch {
+/// Buffers for the 1-D lower-envelope transform on lines of one length, reused line after line
+/// (owned by one thread).
+final class EnvelopeScratch {
+    let n: Int
     /// Input samples and output distances.
-    var f: [Int], d: [Int]
+    let f: UnsafeMutablePointer<Int>, d: UnsafeMutablePointer<Int>
     /// For every output sample, the input sample that attains its minimum.
-    var arg: [Int]
+    let arg: UnsafeMutablePointer<Int>
     /// Parabola vertices and the start of each one's interval as numerator / denominator.
-    var v: [Int], zNum: [Int], zDen: [Int]
+    let v: UnsafeMutablePointer<Int>, zNum: UnsafeMutablePointer<Int>, zDen: UnsafeMutablePointer<Int>
 
     init(_ n: Int) {
-        f = [Int](repeating: 0, count: n)
-        d = f
-        arg = f
-        v = f
-        zNum = [Int](repeating: 0, count: n + 1)
-        zDen = [Int](repeating: 1, count: n + 1)
+        self.n = n
+        f = .allocate(capacity: n)
+        d = .allocate(capacity: n)
+        arg = .allocate(capacity: n)
+        v = .allocate(capacity: n)
+        zNum = .allocate(capacity: n + 1)
+        zNum.initialize(repeating: 0, count: n + 1)
+        zDen = .allocate(capacity: n + 1)
+        zDen.initialize(repeating: 1, count: n + 1)
     }
-}
 
-/// 1-D squared distance transform d(q) = min_p (q − p)² + f(p) by the lower envelope of parabolas
-/// (finite samples only). Intersections are compared as exact fractions, so the result is exact
-/// for integer f.
-@inline(__always)
-func lowerEnvelope(_ s: inout EnvelopeScratch, _ infinity: Int) {
-    let n = s.f.count
-    var k = -1
-    for q in 0..<n where s.f[q] < infinity {
-        // Pop parabolas whose interval starts at or after the intersection with q's parabola:
-        // s(q, p) ≤ z[k]  ⇔  num·zDen[k] ≤ zNum[k]·den  (den = 2(q − p) > 0).
-        while k > 0 {
-            let p = s.v[k]
-            let num = (s.f[q] + q * q) - (s.f[p] + p * p), den = 2 * (q - p)
-            if num * s.zDen[k] <= s.zNum[k] * den { k -= 1 } else { break }
-        }
-        if k >= 0 {
-            let p = s.v[k]
-            k += 1
-            s.v[k] = q
-            s.zNum[k] = (s.f[q] + q * q) - (s.f[p] + p * p)
-            s.zDen[k] = 2 * (q - p)
-        } else {
-            k = 0
-            s.v[0] = q
-        }
+    deinit {
+        for p in [f, d, arg, v, zNum, zDen] { p.deallocate() }
     }
-    guard k >= 0 else {
-        for q in 0..<n { s.d[q] = infinity }
-        return
-    }
-    var j = 0
-    for q in 0..<n {
-        // Advance while the next parabola's interval starts at or before q.
-        while j < k && s.zNum[j + 1] <= q * s.zDen[j + 1] { j += 1 }
-        let p = s.v[j]
-        s.d[q] = (q - p) * (q - p) + s.f[p]
-        s.arg[q] = p
+
+    /// 1-D squared distance transform d(q) = min_p (q − p)² + f(p) by the lower envelope of
+    /// parabolas (finite samples only). Intersections are compared as exact fractions, so the
+    /// result is exact for integer f; `arg` gets the minimising p.
+    @inline(__always)
+    func run(_ infinity: Int) {
+        let f = self.f, v = self.v, zNum = self.zNum, zDen = self.zDen
+        var k = -1
+        for q in 0..<n where f[q] < infinity {
+            // Pop parabolas whose interval starts at or after the intersection with q's parabola:
+            // s(q, p) ≤ z[k]  ⇔  num·zDen[k] ≤ zNum[k]·den  (den = 2(q − p) > 0).
+            while k > 0 {
+                let p = v[k]
+                let num = (f[q] + q * q) - (f[p] + p * p), den = 2 * (q - p)
+                if num * zDen[k] <= zNum[k] * den { k -= 1 } else { break }
+            }
+            if k >= 0 {
+                let p = v[k]
+                k += 1
+                v[k] = q
+                zNum[k] = (f[q] + q * q) - (f[p] + p * p)
+                zDen[k] = 2 * (q - p)
+            } else {
+                k = 0
+                v[0] = q
+            }
+        }
+        guard k >= 0 else {
+            for q in 0..<n { d[q] = infinity }
+            return
+        }
+        var j = 0
+        for q in 0..<n {
+            // Advance while the next parabola's interval starts at or before q.
+            while j < k && zNum[j + 1] <= q * zDen[j + 1] { j += 1 }
+            let p = v[j]
+            d[q] = (q - p) * (q - p) + f[p]
+            arg[q] = p
+        }
     }
 }
 
@@ -101,6 +173,7 @@ public func distanceTransform(_ mask: Image<UInt8>) throws -> [Double] {
         throw ImagingError(.channelCount, "the distance transform needs a one-channel mask, got \(mask.channels)")
     }
     let m = mask.pixels
-    return squaredDistanceTransform(width: mask.width, height: mask.height) { m[$0] == 0 }
-        .map { $0 == Int.max ? .infinity : Double($0).squareRoot() }
+    return m.withUnsafeBufferPointer { p in
+        squaredDistanceTransform(width: mask.width, height: mask.height) { p[$0] == 0 }
+    }.map { $0 == Int.max ? .infinity : Double($0).squareRoot() }
 }

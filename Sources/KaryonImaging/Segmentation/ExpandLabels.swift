@@ -2,11 +2,11 @@
 /// and the raster index of that nearest source pixel (the feature transform); `nil` when there is
 /// no source pixel.
 ///
-/// The same separable lower-envelope passes as ``squaredDistanceTransform(width:height:isSource:)``,
-/// keeping the minimising sample of each pass: the column pass gives the nearest source row per
-/// column, the row pass the column whose candidate is nearest. Among equidistant sources the one
-/// found first by the envelope wins (smaller column, then smaller row), which can differ from
-/// SciPy's choice on exact ties only.
+/// The same separable passes as ``squaredDistanceTransform(width:height:isSource:)``, keeping the
+/// minimising sample of each pass: the column pass gives the nearest source row per column (of
+/// two equidistant ones the lower), the row pass the column whose candidate is nearest (of
+/// equidistant columns the one the lower envelope keeps). On exact ties the choice can differ
+/// from SciPy's.
 ///
 /// - Complexity: O(pixels).
 ///
@@ -17,45 +17,32 @@ public func nearestSourceTransform(
     width: Int, height: Int, isSource: (Int) -> Bool
 ) -> (squaredDistance: [Int], nearest: [Int])? {
     let infinity = Int.max / 4
-    var grid = [Int](repeating: infinity, count: width * height)
-    for i in 0..<grid.count where isSource(i) { grid[i] = 0 }
-    guard grid.contains(0) else { return nil }
-    var nearestRow = [Int](repeating: 0, count: width * height)
+    guard var columns = ColumnSweep(width: width, height: height, isSource: isSource, keepRows: true) else { return nil }
     var nearest = [Int](repeating: 0, count: width * height)
-    grid.withUnsafeMutableBufferPointer { g in
-        nearestRow.withUnsafeMutableBufferPointer { r in
+    columns.squared.withUnsafeMutableBufferPointer { g in
+        columns.nearestRow.withUnsafeBufferPointer { r in
             nearest.withUnsafeMutableBufferPointer { n in
                 let grid = SharedMutableBuffer(g.baseAddress!)
-                let rows = SharedMutableBuffer(r.baseAddress!)
+                let rows = UncheckedSendable(r.baseAddress!)
                 let out = SharedMutableBuffer(n.baseAddress!)
-                // Down every column: distance to and row of the nearest source in that column.
-                parallelChunks(width, minimumChunk: 32) { chunk in
-                    var s = EnvelopeScratch(height)
-                    for x in chunk {
-                        for y in 0..<height { s.f[y] = grid[y * width + x] }
-                        lowerEnvelope(&s, infinity)
-                        for y in 0..<height {
-                            grid[y * width + x] = s.d[y]
-                            rows[y * width + x] = s.arg[y]
-                        }
-                    }
-                }
                 // Along every row: the column whose column-nearest source is nearest overall.
                 parallelChunks(height, minimumChunk: 32) { chunk in
-                    var s = EnvelopeScratch(width)
+                    let s = EnvelopeScratch(width)
                     for y in chunk {
-                        for x in 0..<width { s.f[x] = grid[y * width + x] }
-                        lowerEnvelope(&s, infinity)
+                        let line = grid.base + y * width
+                        s.f.update(from: line, count: width)
+                        s.run(infinity)
                         for x in 0..<width {
                             let column = s.arg[x]
-                            out[y * width + x] = rows[y * width + column] * width + column
-                            grid[y * width + x] = s.d[x]
+                            out[y * width + x] = rows.value[y * width + column] * width + column
                         }
+                        line.update(from: s.d, count: width)
                     }
                 }
             }
         }
     }
+    let grid = columns.squared
     return (grid, nearest)
 }
 

@@ -2,44 +2,82 @@
 /// allow_borders=True)` defines them: connected plateaus of equal value whose every neighbour
 /// outside the plateau is strictly lower. Returns 1 on maxima, 0 elsewhere.
 ///
-/// Each plateau is flooded once (connectivity `eight` is scikit-image's default for 2-D).
+/// Each plateau is flooded once (connectivity `eight` is scikit-image's default for 2-D); a pixel
+/// without an equal neighbour is decided on the spot. The values are framed by one pixel of −∞
+/// that is never part of a plateau, so the scan needs no bounds checks.
+///
+/// - Parameter mask: optional, same size; pixels where it is 0 are never maxima and never join a
+///   plateau, but their values still count as neighbours. When every masked-out value is below
+///   all values inside (e.g. −1 around a distance map), the result inside the mask is that of the
+///   whole image, found without flooding the outside.
 /// - Throws: ``ImagingError`` for a size mismatch or NaN values.
 /// - Complexity: O(pixels).
 public func regionalMaxima(
-    _ values: [Double], width: Int, height: Int, connectivity: Connectivity = .eight
+    _ values: [Double], width: Int, height: Int, connectivity: Connectivity = .eight, mask: Image<UInt8>? = nil
 ) throws -> Image<UInt8> {
     guard width > 0, height > 0, values.count == width * height else {
         throw ImagingError(.sizeMismatch, "expected \(width)×\(height) values, got \(values.count)")
     }
+    if let mask { try checkMask(mask, for: width, height) }
+    let inside = mask?.pixels
     guard !values.contains(where: \.isNaN) else { throw ImagingError(.invalidArgument, "regional maxima need values without NaN") }
+    let pw = width + 2, ph = height + 2
+    var framed = [Double](repeating: -.infinity, count: pw * ph)
+    // 1 = visited (the frame counts as visited).
+    var visited = [UInt8](repeating: 1, count: pw * ph)
+    for y in 0..<height {
+        for x in 0..<width {
+            framed[(y + 1) * pw + x + 1] = values[y * width + x]
+            visited[(y + 1) * pw + x + 1] = inside.map { $0[y * width + x] != 0 ? 0 : 1 } ?? 0
+        }
+    }
+    let offsets = connectivity.offsets.map { $0.dy * pw + $0.dx }
     var out = [UInt8](repeating: 0, count: values.count)
-    var visited = [Bool](repeating: false, count: values.count)
-    let offsets = connectivity.offsets
     var plateau: [Int] = []
-    for start in 0..<values.count where !visited[start] {
-        let v = values[start]
-        var isMaximum = true
-        plateau.removeAll(keepingCapacity: true)
-        plateau.append(start)
-        visited[start] = true
-        var k = 0
-        while k < plateau.count {
-            let p = plateau[k]
-            k += 1
-            let y = p / width, x = p - y * width
-            for (dy, dx) in offsets {
-                let yy = y + dy, xx = x + dx
-                guard yy >= 0, yy < height, xx >= 0, xx < width else { continue }
-                let q = yy * width + xx
-                if values[q] > v {
-                    isMaximum = false
-                } else if values[q] == v && !visited[q] {
-                    visited[q] = true
-                    plateau.append(q)
+    framed.withUnsafeBufferPointer { vb in
+        visited.withUnsafeMutableBufferPointer { sb in
+            offsets.withUnsafeBufferPointer { ob in
+                let v = vb.baseAddress!, seen = sb.baseAddress!
+                for y in 1...height {
+                    for start in (y * pw + 1)...(y * pw + width) where seen[start] == 0 {
+                        let value = v[start]
+                        seen[start] = 1
+                        var isMaximum = true, hasEqual = false
+                        for n in ob {
+                            let u = v[start + n]
+                            if u > value { isMaximum = false } else if u == value && seen[start + n] == 0 { hasEqual = true }
+                        }
+                        if !hasEqual {
+                            if isMaximum { out[(y - 1) * width + start - y * pw - 1] = 1 }
+                            continue
+                        }
+                        // Flood the plateau of equal values.
+                        plateau.removeAll(keepingCapacity: true)
+                        plateau.append(start)
+                        var k = 0
+                        while k < plateau.count {
+                            let p = plateau[k]
+                            k += 1
+                            for n in ob {
+                                let q = p + n, u = v[q]
+                                if u > value {
+                                    isMaximum = false
+                                } else if u == value && seen[q] == 0 {
+                                    seen[q] = 1
+                                    plateau.append(q)
+                                }
+                            }
+                        }
+                        if isMaximum {
+                            for p in plateau {
+                                let py = p / pw
+                                out[(py - 1) * width + p - py * pw - 1] = 1
+                            }
+                        }
+                    }
                 }
             }
         }
-        if isMaximum { for p in plateau { out[p] = 1 } }
     }
     return Image(unchecked: width, height, 1, out)
 }

@@ -161,9 +161,9 @@ public struct NucleusDetector: Sendable, Equatable {
         let dome = try Morphology.reconstructByDilation(seed: seed, mask: mask).pixels
         let fg = foreground.pixels
         let domeValues = (0..<(w * h)).map { fg[$0] != 0 ? Double(dome[$0]) : -1 }
-        var peaks = try regionalMaxima(domeValues, width: w, height: h, connectivity: .eight).pixels
-        for i in 0..<peaks.count where fg[i] == 0 { peaks[i] = 0 }
-        let markers = try labelComponents(Image(unchecked: w, h, 1, peaks), connectivity: .eight)
+        // Outside the foreground (−1, below every distance) nothing is flooded.
+        let peaks = try regionalMaxima(domeValues, width: w, height: h, connectivity: .eight, mask: foreground)
+        let markers = try labelComponents(peaks, connectivity: .eight)
         return try watershed(finite.map { -Double($0) }, markers: markers, mask: foreground, connectivity: .eight)
     }
 }

@@ -36,6 +36,10 @@ public func watershed(
     }
     // Work on a frame padded by one pixel whose border is outside the mask, as scikit-image does.
     let pw = w + 2, ph = h + 2
+    // Heap items hold 32-bit indices and ages (at most 8 pushes per pixel).
+    guard pw * ph <= Int(Int32.max) / 8 else {
+        throw ImagingError(.invalidArgument, "the watershed handles up to 2²⁸ pixels; tile the \(w)×\(h) image")
+    }
     var inside = [Bool](repeating: false, count: pw * ph)
     var relief = [Double](repeating: 0, count: pw * ph)
     var output = [Int32](repeating: 0, count: pw * ph)
@@ -49,29 +53,46 @@ public func watershed(
         }
     }
     let neighbours = connectivity.offsets.map { $0.dy * pw + $0.dx }
-    let compact = compactness > 0
     var heap = WatershedHeap()
-    for p in 0..<output.count where output[p] != 0 {
-        heap.push(.init(value: relief[p], age: 0, index: p, source: p))
-    }
-    var age = 1
-    while let e = heap.pop() {
-        if compact {
-            if output[e.index] != 0 && e.index != e.source { continue }
-            output[e.index] = output[e.source]
-        }
-        for n in neighbours {
-            let q = e.index + n
-            guard inside[q], output[q] == 0 else { continue }
-            age += 1
-            var value = relief[q]
-            if compact {
-                let dy = Double(q / pw - e.source / pw), dx = Double(q % pw - e.source % pw)
-                value += compactness * (dy * dy + dx * dx).squareRoot()
-            } else {
-                output[q] = output[e.index]
+    inside.withUnsafeBufferPointer { ib in
+        relief.withUnsafeBufferPointer { rb in
+            output.withUnsafeMutableBufferPointer { ob in
+                let inside = ib.baseAddress!, relief = rb.baseAddress!, output = ob.baseAddress!
+                for p in 0..<ob.count where output[p] != 0 {
+                    heap.push(.init(value: relief[p], age: 0, index: Int32(p)))
+                }
+                var age: UInt32 = 1
+                if compactness > 0 {
+                    // The marker pixel each push came from, by age (age 0: the marker itself).
+                    var sources: [Int] = [0, 0]
+                    while let e = heap.pop() {
+                        let index = Int(e.index), source = e.age == 0 ? index : sources[Int(e.age)]
+                        if output[index] != 0 && index != source { continue }
+                        output[index] = output[source]
+                        for n in neighbours {
+                            let q = index + n
+                            guard inside[q], output[q] == 0 else { continue }
+                            age += 1
+                            sources.append(source)
+                            let dy = Double(q / pw - source / pw), dx = Double(q % pw - source % pw)
+                            let value = relief[q] + compactness * (dy * dy + dx * dx).squareRoot()
+                            heap.push(.init(value: Swift.max(value, e.value), age: age, index: Int32(q)))
+                        }
+                    }
+                } else {
+                    // A pixel takes its label when pushed.
+                    while let e = heap.pop() {
+                        let index = Int(e.index)
+                        for n in neighbours {
+                            let q = index + n
+                            guard inside[q], output[q] == 0 else { continue }
+                            age += 1
+                            output[q] = output[index]
+                            heap.push(.init(value: Swift.max(relief[q], e.value), age: age, index: Int32(q)))
+                        }
+                    }
+                }
             }
-            heap.push(.init(value: max(value, e.value), age: age, index: q, source: e.source))
         }
     }
     var labels = [Int32](repeating: 0, count: w * h)
@@ -84,11 +105,11 @@ public func watershed(
 /// scikit-image's watershed heap (heap_general.pxi): a binary min-heap on (value, age) with the
 /// same sift-up and sift-down steps, so that equal keys pop in the same order.
 struct WatershedHeap {
+    /// 16 bytes: priority, push order (0 for markers) and padded-frame index.
     struct Item {
         var value: Double
-        var age: Int
-        var index: Int
-        var source: Int
+        var age: UInt32
+        var index: Int32
     }
 
     var items: [Item] = []
@@ -99,15 +120,17 @@ struct WatershedHeap {
     }
 
     mutating func push(_ item: Item) {
-        var child = items.count
         items.append(item)
-        while child > 0 {
-            let parent = (child + 1) / 2 - 1
-            if Self.smaller(items[child], items[parent]) {
-                items.swapAt(parent, child)
-                child = parent
-            } else {
-                break
+        items.withUnsafeMutableBufferPointer { a in
+            var child = a.count - 1
+            while child > 0 {
+                let parent = (child + 1) / 2 - 1
+                if Self.smaller(a[child], a[parent]) {
+                    a.swapAt(parent, child)
+                    child = parent
+                } else {
+                    break
+                }
             }
         }
     }
@@ -116,17 +139,20 @@ struct WatershedHeap {
         guard let top = items.first else { return nil }
         let last = items.removeLast()
         guard !items.isEmpty else { return top }
-        items[0] = last
-        var i = 0
-        while true {
-            let l = 2 * i + 1, r = 2 * i + 2
-            var smallest = i
-            guard l < items.count else { break }
-            if Self.smaller(items[l], items[i]) { smallest = l }
-            if r < items.count && Self.smaller(items[r], items[smallest]) { smallest = r }
-            if smallest == i { break }
-            items.swapAt(i, smallest)
-            i = smallest
+        items.withUnsafeMutableBufferPointer { a in
+            a[0] = last
+            let count = a.count
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = 2 * i + 2
+                var smallest = i
+                guard l < count else { break }
+                if Self.smaller(a[l], a[i]) { smallest = l }
+                if r < count && Self.smaller(a[r], a[smallest]) { smallest = r }
+                if smallest == i { break }
+                a.swapAt(i, smallest)
+                i = smallest
+            }
         }
         return top
     }

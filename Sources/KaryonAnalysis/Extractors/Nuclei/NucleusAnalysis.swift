@@ -96,7 +96,7 @@ struct NucleusAnalysis: Sendable {
         var nuclei = found.nuclei
         var cells = found.cells
         analyzedPixels = mask.map { m in m.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } } ?? image.width * image.height
-        var props = try nuclei.regionProperties(intensity: channels)
+        var props = try nuclei.regionProperties()
         if let mask {
             // Keep nuclei whose centroid is inside the mask.
             let w = nuclei.width
@@ -111,7 +111,7 @@ struct NucleusAnalysis: Sendable {
                 for l in 1..<keep.count where keep[l] { next += 1; remap[l] = next }
                 nuclei = try LabelImage(width: nuclei.width, height: nuclei.height, labels: nuclei.labels.map { remap[Int($0)] })
                 cells = try cells.map { try LabelImage(width: $0.width, height: $0.height, labels: $0.labels.map { remap[Int($0)] }) }
-                props = try nuclei.regionProperties(intensity: channels)
+                props = try nuclei.regionProperties()
             }
         }
         self.nuclei = nuclei
@@ -144,27 +144,24 @@ struct NucleusAnalysis: Sendable {
         add("nucleus_solidity", unit: nil, "area / convex area (scikit-image solidity)", props.map(\.solidity))
         add("nucleus_max_caliper", unit: lengthUnit, "maximum Feret diameter (scikit-image feret_diameter_max)", props.map { $0.feretDiameterMax * s })
         add("nucleus_min_caliper", unit: lengthUnit, "minimum Feret diameter (rotating calipers on the same hull)", props.map { $0.minCaliper * s })
-        addIntensities("nucleus", props.map { Optional($0.intensity) })
-        guard let cells else { return }
-        let cellProps = try byLabel(cells.regionProperties(intensity: channels), n)
-        var cytoplasmLabels = cells.labels
-        for i in 0..<cytoplasmLabels.count where nuclei.labels[i] != 0 { cytoplasmLabels[i] = 0 }
-        let cytoplasm = try LabelImage(width: cells.width, height: cells.height, labels: cytoplasmLabels)
-        let cytoplasmProps = try byLabel(cytoplasm.regionProperties(intensity: channels), n)
-        let cellArea = cellProps.map { Double($0?.area ?? 0) * a }
+        // Nucleus, cell and cytoplasm (cell minus nucleus) intensities in one pass; every cell
+        // contains its nucleus.
+        let stats = try (cells ?? nuclei).intensityStatistics(channels, inner: cells == nil ? nil : nuclei)
+        func compartment(_ r: RegionIntensities) -> [[RegionProperties.ChannelStatistics]?] {
+            (1..<(n + 1)).map { l in l < r.area.count && r.area[l] > 0 ? r.statistics[l] : nil }
+        }
+        addIntensities("nucleus", compartment(stats.inner ?? stats.whole))
+        guard cells != nil, let cytoplasm = stats.outside else { return }
+        let cell = stats.whole
+        func area(_ r: RegionIntensities) -> [Double] { (1..<(n + 1)).map { l in Double(l < r.area.count ? r.area[l] : 0) * a } }
+        let cellArea = area(cell)
         add("cell_area", unit: areaUnit, "cell area (nucleus plus cytoplasm)", cellArea)
-        add("cytoplasm_area", unit: areaUnit, "cytoplasm area (cell minus nucleus)", cytoplasmProps.map { Double($0?.area ?? 0) * a })
+        add("cytoplasm_area", unit: areaUnit, "cytoplasm area (cell minus nucleus)",
+            area(cytoplasm))
         add("nucleus_cell_area_ratio", unit: nil, "nucleus area / cell area",
             zip(props, cellArea).map { $1 > 0 ? Double($0.area) * a / $1 : 1 })
-        addIntensities("cell", cellProps.map { $0?.intensity })
-        addIntensities("cytoplasm", cytoplasmProps.map { $0?.intensity })
-    }
-
-    /// Region properties indexed by label − 1 (nil where a label has no pixels).
-    private func byLabel(_ props: [RegionProperties], _ n: Int) -> [RegionProperties?] {
-        var out = [RegionProperties?](repeating: nil, count: n)
-        for p in props where p.label >= 1 && Int(p.label) <= n { out[Int(p.label) - 1] = p }
-        return out
+        addIntensities("cell", compartment(cell))
+        addIntensities("cytoplasm", compartment(cytoplasm))
     }
 
     /// Intensity columns of one compartment; objects without pixels in it get 0.
@@ -229,19 +226,28 @@ private struct BrightfieldPlanes: ImageVisitor {
         var detection = [Float](repeating: 0, count: n)
         var channels = [Float](repeating: 0, count: n * 6)
         image.withUnsafeSamples { s in
-            for i in 0..<n {
-                let r = s[i * c].floatValue, g = s[i * c + 1].floatValue, b = s[i * c + 2].floatValue
-                let a = st[i * 3 + first], d = st[i * 3 + second]
-                channels[i * 6] = r
-                channels[i * 6 + 1] = g
-                channels[i * 6 + 2] = b
-                channels[i * 6 + 3] = 0.2125 * r + 0.7154 * g + 0.0721 * b
-                channels[i * 6 + 4] = a
-                channels[i * 6 + 5] = d
-                switch settings.detection {
-                case "od-sum": detection[i] = od![i * 3] + od![i * 3 + 1] + od![i * 3 + 2]
-                case "hematoxylin+dab": detection[i] = max(0, a) + max(0, d)
-                default: detection[i] = a
+            st.withUnsafeBufferPointer { st in
+                channels.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n {
+                        let r = s[i * c].floatValue, g = s[i * c + 1].floatValue, b = s[i * c + 2].floatValue
+                        out[i * 6] = r
+                        out[i * 6 + 1] = g
+                        out[i * 6 + 2] = b
+                        out[i * 6 + 3] = 0.2125 * r + 0.7154 * g + 0.0721 * b
+                        out[i * 6 + 4] = st[i * 3 + first]
+                        out[i * 6 + 5] = st[i * 3 + second]
+                    }
+                }
+                detection.withUnsafeMutableBufferPointer { d in
+                    switch settings.detection {
+                    case "od-sum":
+                        let od = od!
+                        for i in 0..<n { d[i] = od[i * 3] + od[i * 3 + 1] + od[i * 3 + 2] }
+                    case "hematoxylin+dab":
+                        for i in 0..<n { d[i] = max(0, st[i * 3 + first]) + max(0, st[i * 3 + second]) }
+                    default:
+                        for i in 0..<n { d[i] = st[i * 3 + first] }
+                    }
                 }
             }
         }

@@ -1,0 +1,139 @@
+extension Morphology {
+    /// `skimage.morphology.reconstruction(seed, mask, method='dilation')` with the full 3×3
+    /// neighbourhood: repeated dilation of `seed` bounded by `mask`, to stability.
+    ///
+    /// Vincent's hybrid algorithm: a forward and a backward raster scan, then a FIFO queue of the
+    /// pixels that can still raise a neighbour. The images are framed by one pixel of −∞ so that
+    /// the scans need no bounds checks. The reconstruction is unique, so the result does not depend
+    /// on the scan or queue order.
+    ///
+    /// - Throws: ``ImagingError`` for different sizes, more than one channel, or `seed > mask` somewhere.
+    /// - Complexity: O(pixels) for the scans, plus the queue (O(pixels) in practice).
+    ///
+    /// ## References
+    /// - L. Vincent, "Morphological grayscale reconstruction in image analysis: applications and
+    ///   efficient algorithms", IEEE Trans. Image Process. 2(2):176–201, 1993, doi:10.1109/83.217222.
+    public static func reconstructByDilation(seed: Image<Float>, mask: Image<Float>) throws -> Image<Float> {
+        guard seed.channels == 1, mask.channels == 1 else {
+            throw ImagingError(.channelCount, "reconstruction takes one-channel images")
+        }
+        guard seed.width == mask.width, seed.height == mask.height else {
+            throw ImagingError(.sizeMismatch, "seed \(seed.width)×\(seed.height) and mask \(mask.width)×\(mask.height) differ")
+        }
+        let w = seed.width, h = seed.height
+        let pw = w + 2, ph = h + 2
+        guard pw * ph <= Int(Int32.max) else {
+            throw ImagingError(.invalidArgument, "reconstruction handles up to 2³¹ pixels; tile the \(w)×\(h) image")
+        }
+        var j = [Float](repeating: -.infinity, count: pw * ph)
+        var m = [Float](repeating: -.infinity, count: pw * ph)
+        var exceeds = false
+        seed.withUnsafeSamples { s in
+            mask.withUnsafeSamples { k in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let a = s[y * w + x], b = k[y * w + x]
+                        if a > b { exceeds = true }
+                        j[(y + 1) * pw + x + 1] = a
+                        m[(y + 1) * pw + x + 1] = b
+                    }
+                }
+            }
+        }
+        guard !exceeds else {
+            throw ImagingError(.invalidArgument, "the seed must not exceed the mask anywhere (dilation reconstruction)")
+        }
+        j.withUnsafeMutableBufferPointer { jb in
+            m.withUnsafeBufferPointer { mb in
+                let j = jb.baseAddress!, m = mb.baseAddress!
+                // Forward raster scan: neighbours above and to the left.
+                for y in 1...h {
+                    for p in (y * pw + 1)...(y * pw + w) {
+                        let v = Swift.max(Swift.max(Swift.max(j[p], j[p - pw - 1]), Swift.max(j[p - pw], j[p - pw + 1])), j[p - 1])
+                        j[p] = Swift.min(v, m[p])
+                    }
+                }
+                // Backward scan, queueing pixels that can still raise a later neighbour.
+                var queue = ReconstructionQueue(capacity: Swift.max(1024, w * h / 8))
+                defer { queue.deallocate() }
+                for y in stride(from: h, through: 1, by: -1) {
+                    for p in stride(from: y * pw + w, through: y * pw + 1, by: -1) {
+                        let v = Swift.min(
+                            Swift.max(Swift.max(Swift.max(j[p], j[p + pw + 1]), Swift.max(j[p + pw], j[p + pw - 1])), j[p + 1]), m[p])
+                        j[p] = v
+                        if (j[p + 1] < v && j[p + 1] < m[p + 1]) || (j[p + pw - 1] < v && j[p + pw - 1] < m[p + pw - 1])
+                            || (j[p + pw] < v && j[p + pw] < m[p + pw]) || (j[p + pw + 1] < v && j[p + pw + 1] < m[p + pw + 1]) {
+                            queue.reserve(1)
+                            queue.push(p, if: true)
+                        }
+                    }
+                }
+                // FIFO propagation: a neighbour q below min(j[p], m[q]) is raised to it and queued
+                // (j ≤ m everywhere, so this is Vincent's test j[q] < j[p] and j[q] ≠ m[q]). The frame
+                // has j = m = −∞ and is never raised. Written without branches on the test.
+                while let p = queue.pop() {
+                    let v = j[p]
+                    queue.reserve(8)
+                    @inline(__always) func visit(_ q: Int) {
+                        let raised = Swift.min(v, m[q])
+                        let raise = j[q] < raised
+                        j[q] = Swift.max(j[q], raised)
+                        queue.push(q, if: raise)
+                    }
+                    visit(p - pw - 1); visit(p - pw); visit(p - pw + 1); visit(p - 1)
+                    visit(p + 1); visit(p + pw - 1); visit(p + pw); visit(p + pw + 1)
+                }
+            }
+        }
+        var out = [Float](repeating: 0, count: w * h)
+        for y in 0..<h {
+            for x in 0..<w { out[y * w + x] = j[(y + 1) * pw + x + 1] }
+        }
+        return Image(unchecked: w, h, 1, out)
+    }
+}
+
+/// The FIFO of Vincent's reconstruction: a ring buffer of pixel indices that grows when full, with
+/// a push that always writes and advances only when asked (so callers need not branch).
+struct ReconstructionQueue {
+    private var buffer: UnsafeMutablePointer<Int32>
+    private var capacity: Int
+    private var head = 0, tail = 0
+
+    /// - Parameter capacity: rounded up to a power of two.
+    init(capacity: Int) {
+        var c = 1
+        while c < capacity { c <<= 1 }
+        self.capacity = c
+        buffer = .allocate(capacity: c)
+    }
+
+    func deallocate() { buffer.deallocate() }
+
+    /// Makes room for `count` more pushes.
+    @inline(__always)
+    mutating func reserve(_ count: Int) {
+        guard tail - head + count > capacity else { return }
+        let bigger = UnsafeMutablePointer<Int32>.allocate(capacity: 2 * capacity)
+        for k in 0..<(tail - head) { bigger[k] = buffer[(head + k) & (capacity - 1)] }
+        buffer.deallocate()
+        buffer = bigger
+        tail -= head
+        head = 0
+        capacity *= 2
+    }
+
+    /// Appends `index` when `condition` holds (room must have been reserved).
+    @inline(__always)
+    mutating func push(_ index: Int, if condition: Bool) {
+        buffer[tail & (capacity - 1)] = Int32(truncatingIfNeeded: index)
+        tail += condition ? 1 : 0
+    }
+
+    @inline(__always)
+    mutating func pop() -> Int? {
+        guard head < tail else { return nil }
+        defer { head += 1 }
+        return Int(buffer[head & (capacity - 1)])
+    }
+}
