@@ -13,4 +13,5 @@ struct AppContext: Sendable {
     let access: Access
     let uploads: UploadGate
     let catalog: RouteCatalog
+    let metrics: MetricsExport
 }

@@ -17,9 +17,9 @@ public enum Runtime {
         try LoggingSystem.bootstrap(from: &env)
         let app = try await Application.make(env)
         do {
-            let blobs = try await configure(app, configuration: configuration)
+            let parts = try await configure(app, configuration: configuration)
             if workers > 0 {
-                app.lifecycle.use(InProcessWorkers(app: app, blobs: blobs, registry: .standard, concurrency: workers))
+                app.lifecycle.use(InProcessWorkers(app: app, parts: parts, registry: .standard, concurrency: workers))
             }
             try await onReady?(app)
             try await app.execute()

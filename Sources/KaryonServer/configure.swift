@@ -14,9 +14,15 @@ import Vapor
 /// - Parameters:
 ///   - blobs: the blob store; the default is the encrypted store under the data directory.
 ///   - registry: the built-in extractors.
+/// What the running server shares with in-process workers.
+public struct ServerParts: Sendable {
+    public let blobs: any BlobStore
+    let metrics: MetricsExport
+}
+
 @discardableResult
 public func configure(_ app: Application, configuration: ServerConfiguration, blobs: (any BlobStore)? = nil,
-                      registry: ExtractorRegistry = .standard) async throws -> any BlobStore {
+                      registry: ExtractorRegistry = .standard) async throws -> ServerParts {
     let fm = FileManager.default
     try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
 
@@ -39,7 +45,8 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
         configuration: configuration, blobs: store, registry: registry,
         accessTokens: await AccessTokens(file: keyFile, lifetime: configuration.accessTokenLifetime),
         passwords: try Passwords(), audit: audit, access: Access(audit: audit),
-        uploads: UploadGate(limit: configuration.maxConcurrentUploadsPerUser), catalog: RouteCatalog())
+        uploads: UploadGate(limit: configuration.maxConcurrentUploadsPerUser), catalog: RouteCatalog(),
+        metrics: MetricsExport())
 
     app.http.server.configuration.hostname = configuration.host
     app.http.server.configuration.port = configuration.port
@@ -48,7 +55,7 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
     app.middleware.use(ResponseHeadersMiddleware())
     app.middleware.use(APIErrorMiddleware())
     routes(app, context: context)
-    return store
+    return ServerParts(blobs: store, metrics: context.metrics)
 }
 
 /// Every route, public first, then those behind bearer authentication.
@@ -66,6 +73,7 @@ func routes(_ app: Application, context: AppContext) {
     NotificationController(context: context).register(authenticated)
     AdminController(context: context).register(authenticated)
     QueueController(context: context).register(authenticated)
+    MetricsController(context: context).register(app)
 }
 
 enum DatabaseSetup {

@@ -106,7 +106,7 @@ struct PipelineTests {
     func workersEndToEnd() async throws {
         try await TestServer.with { server in
             let (token, study) = try await seeded(server, images: 2)
-            let workers = InProcessWorkers(app: server.app, blobs: try storeOf(server), registry: .standard, concurrency: 1)
+            let workers = InProcessWorkers(app: server.app, parts: try #require(server.parts), registry: .standard, concurrency: 1)
             try await workers.didBootAsync(server.app)
             var status = ""
             for _ in 0..<200 {
@@ -125,12 +125,11 @@ struct PipelineTests {
             #expect(perImage.allSatisfy { $0["status"] as? String == "succeeded" && ($0["features"] as? [String: Any])?.isEmpty == false })
             let notes = try await server.send(.GET, "/api/v1/notifications", token: token).object["items"] as? [[String: Any]] ?? []
             #expect(notes.contains { $0["kind"] as? String == "analysis.finished" })
+            let metrics = try await server.send(.GET, "/metrics")
+            #expect(metrics.status == .ok)
+            #expect(metrics.text.contains(#"karyon_queue_jobs{extractor="color",state="succeeded"} 2"#), "\(metrics.text)")
+            #expect(metrics.text.contains(#"karyon_jobs_finished_total{extractor="intensity",outcome="succeeded"} 2"#))
+            #expect(metrics.text.contains("karyon_job_duration_seconds_bucket"))
         }
-    }
-
-    /// The server's own blob store (the encrypted store of its data directory) is held by the
-    /// running server; workers in the same process share it.
-    func storeOf(_ server: TestServer) throws -> any BlobStore {
-        try #require(server.blobs)
     }
 }

@@ -48,8 +48,8 @@ struct TestServer {
     let directory: String
     let configuration: ServerConfiguration
     let database: TestDatabase
-    /// The blob store `configure` opened (shared with in-process workers in tests).
-    var blobs: (any BlobStore)?
+    /// What `configure` opened (blob store, metrics), shared with in-process workers in tests.
+    var parts: ServerParts?
 
     /// Boots a server, runs `body`, shuts down and removes the data directory.
     static func with<T>(_ database: TestDatabase = .sqlite, adjust: (inout ServerConfiguration) -> Void = { _ in },
@@ -63,7 +63,7 @@ struct TestServer {
         var server = TestServer(app: app, directory: directory, configuration: configuration, database: database)
         do {
             if database == .postgres { try await server.resetPostgres() }
-            server.blobs = try await configure(app, configuration: configuration)
+            server.parts = try await configure(app, configuration: configuration)
             let result = try await body(server)
             try await app.asyncShutdown()
             if database == .postgres { await PostgresGate.shared.leave() }

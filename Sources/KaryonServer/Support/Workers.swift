@@ -11,13 +11,18 @@ import Vapor
 struct InProcessWorkers: LifecycleHandler {
     let pools: [WorkerPool]
 
-    init(app: Application, blobs: any BlobStore, registry: ExtractorRegistry, concurrency: Int) {
+    init(app: Application, parts: ServerParts, registry: ExtractorRegistry, concurrency: Int) {
         let queue = JobQueue(database: app.db)
-        let runner = JobRunner(database: app.db, blobs: blobs, registry: registry)
+        let runner = JobRunner(database: app.db, blobs: parts.blobs, registry: registry)
         let notifier = StudyNotifier(database: app.db)
+        let metrics = parts.metrics.pipeline
         pools = registry.descriptors.map { d in
-            WorkerPool(queue: queue, runner: runner, settings: .init(extractors: [d.id], concurrency: concurrency),
-                       logger: app.logger, events: { await notifier.handle($0) })
+            metrics.poolSize(d.id, concurrency)
+            return WorkerPool(queue: queue, runner: runner, settings: .init(extractors: [d.id], concurrency: concurrency),
+                              logger: app.logger, events: { event in
+                                  metrics.record(event)
+                                  await notifier.handle(event)
+                              })
         }
     }
 
