@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import KaryonStore
 import Vapor
 
@@ -13,9 +14,15 @@ struct Access: Sendable {
     /// The caller's role in `projectID`, or nil when not a member.
     func role(_ request: Request, in projectID: UUID) async throws -> ProjectMember.Role? {
         let me = try request.principal
-        return try await ProjectMember.query(on: request.db)
-            .filter(\.$projectID == projectID).filter(\.$userID == me.userID)
-            .first()?.memberRole
+        guard let sql = request.db as? any SQLDatabase else {
+            return try await ProjectMember.query(on: request.db)
+                .filter(\.$projectID == projectID).filter(\.$userID == me.userID)
+                .first()?.memberRole
+        }
+        // One narrow query: this runs for every id in every path.
+        guard let row = try await sql.select().column("role").from(ProjectMember.schema)
+            .where("project_id", .equal, projectID).where("user_id", .equal, me.userID).first() else { return nil }
+        return ProjectMember.Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .viewer
     }
 
     /// Ids of the projects the caller belongs to.

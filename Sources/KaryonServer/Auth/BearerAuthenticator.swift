@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import KaryonStore
 import Vapor
 
@@ -29,11 +30,22 @@ struct BearerAuthenticator: AsyncMiddleware {
             request.auth.login(Principal(userID: try user.requireID(), email: user.email, role: user.platformRole, tokenID: row.id))
         } else {
             guard let userID = await accessTokens.verify(token),
-                  let user = try await User.find(userID, on: request.db) else {
+                  let account = try await Self.account(userID, on: request.db) else {
                 throw APIError.unauthorized("The access token is not valid (expired, malformed or not ours); sign in again.")
             }
-            request.auth.login(Principal(userID: userID, email: user.email, role: user.platformRole, tokenID: nil))
+            request.auth.login(Principal(userID: userID, email: account.email, role: account.role, tokenID: nil))
         }
         return try await next.respond(to: request)
+    }
+
+    /// E-mail and role of a user, read with one narrow query (this runs on every request).
+    static func account(_ id: UUID, on db: any Database) async throws -> (email: String, role: User.Role)? {
+        guard let sql = db as? any SQLDatabase else {
+            return try await User.find(id, on: db).map { ($0.email, $0.platformRole) }
+        }
+        guard let row = try await sql.select().column("email").column("role").from(User.schema)
+            .where("id", .equal, id).first() else { return nil }
+        let role = User.Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .viewer
+        return (try row.decode(column: "email", as: String.self), role)
     }
 }

@@ -1,4 +1,5 @@
 import Fluent
+import SQLKit
 import KaryonStore
 import Vapor
 
@@ -10,10 +11,19 @@ struct Audit: Sendable {
     func record(_ request: Request, _ action: String, _ resourceType: String, _ resourceID: UUID?,
                 outcome: AuditEvent.Outcome = .success, on db: (any Database)? = nil) async throws {
         let principal = request.auth.get(Principal.self)
-        let event = AuditEvent(
+        try await Self.append(AuditEvent(
             actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
-            resourceID: resourceID?.uuidString.lowercased(), outcome: outcome, requestID: request.id)
-        try await event.create(on: db ?? request.db)
+            resourceID: resourceID?.uuidString.lowercased(), outcome: outcome, requestID: request.id), on: db ?? request.db)
+    }
+
+    /// Inserts the row with one plain `INSERT` (every audited request pays for this).
+    static func append(_ event: AuditEvent, on db: any Database) async throws {
+        guard let sql = db as? any SQLDatabase else { return try await event.create(on: db) }
+        try await sql.insert(into: AuditEvent.schema)
+            .columns("id", "at", "actor_id", "token_id", "action", "resource_type", "resource_id", "outcome", "request_id")
+            .values(SQLBind(event.id ?? UUID()), SQLBind(event.at), SQLBind(event.actorID), SQLBind(event.tokenID), SQLBind(event.action),
+                    SQLBind(event.resourceType), SQLBind(event.resourceID), SQLBind(event.outcome), SQLBind(event.requestID))
+            .run()
     }
 
     /// Records a denial; never throws (the caller is already answering with an error).
@@ -22,7 +32,7 @@ struct Audit: Sendable {
         let event = AuditEvent(
             actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
             resourceID: resourceID?.lowercased(), outcome: .denied, requestID: request.id)
-        do { try await event.create(on: request.db) } catch {
+        do { try await Self.append(event, on: request.db) } catch {
             request.logger.error("audit write failed", metadata: ["audit.action": "\(action)", "error": "\(error)"])
         }
     }
