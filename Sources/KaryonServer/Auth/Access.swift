@@ -59,43 +59,39 @@ struct Access: Sendable {
     }
 
     func patient(_ request: Request, _ need: Need, action: String) async throws -> Patient {
-        let id = try await id(request, resource: "patient", action: action)
-        guard let patient = try await Patient.find(id, on: request.db) else {
-            await audit.denied(request, action, "patient", id.uuidString)
-            throw APIError.notFound("patient")
-        }
-        try await require(need, request, project: patient.projectID, action: action, resource: "patient", id: id)
-        return patient
+        try await record(Patient.self, request, need, action: action, resource: "patient") { $0.projectID }
     }
 
     func study(_ request: Request, _ need: Need, action: String) async throws -> Study {
-        let id = try await id(request, resource: "study", action: action)
-        guard let study = try await Study.find(id, on: request.db) else {
-            await audit.denied(request, action, "study", id.uuidString)
-            throw APIError.notFound("study")
-        }
-        try await require(need, request, project: study.projectID, action: action, resource: "study", id: id)
-        return study
+        try await record(Study.self, request, need, action: action, resource: "study") { $0.projectID }
     }
 
     func image(_ request: Request, _ need: Need, action: String) async throws -> ImageRecord {
-        let id = try await id(request, resource: "image", action: action)
-        guard let image = try await ImageRecord.find(id, on: request.db) else {
-            await audit.denied(request, action, "image", id.uuidString)
-            throw APIError.notFound("image")
-        }
-        try await require(need, request, project: image.projectID, action: action, resource: "image", id: id)
-        return image
+        try await record(ImageRecord.self, request, need, action: action, resource: "image") { $0.projectID }
     }
 
     func project(_ request: Request, _ need: Need, action: String) async throws -> Project {
-        let id = try await id(request, resource: "project", action: action)
-        guard let project = try await Project.find(id, on: request.db) else {
-            await audit.denied(request, action, "project", id.uuidString)
-            throw APIError.notFound("project")
+        try await record(Project.self, request, need, action: action, resource: "project") { $0.id! }
+    }
+
+    /// The record named by the `id` path parameter, once the caller's role in its project allows `need`.
+    private func record<M: Model>(_ type: M.Type, _ request: Request, _ need: Need, action: String, resource: String,
+                                  project: (M) -> UUID) async throws -> M where M.IDValue == UUID {
+        let id = try await id(request, resource: resource, action: action)
+        guard let row = try await M.find(id, on: request.db) else {
+            await audit.denied(request, action, resource, id.uuidString)
+            throw APIError.notFound(resource)
         }
-        try await require(need, request, project: id, action: action, resource: "project", id: id)
-        return project
+        try await require(need, request, project: project(row), action: action, resource: resource, id: id)
+        return row
+    }
+
+    /// The caller's projects, narrowed to the `project_id` query parameter when one is given.
+    func projectIDs(_ request: Request, filteredBy parameter: String) async throws -> [UUID] {
+        let projects = try await projectIDs(request)
+        guard let raw: String = request.query[parameter] else { return projects }
+        guard let id = UUID(uuidString: raw) else { throw APIError.badRequest("'\(parameter)' must be a UUID.") }
+        return projects.filter { $0 == id }
     }
 
     /// 403 unless the caller is a platform administrator (the denial is audited).

@@ -62,11 +62,7 @@ struct PatientController: Sendable {
 
     @Sendable func list(_ req: Request) async throws -> Response {
         let page = try Page(req, maxLimit: context.configuration.maxPageSize)
-        var projects = try await context.access.projectIDs(req)
-        if let raw: String = req.query["project_id"] {
-            guard let id = UUID(uuidString: raw) else { throw APIError.badRequest("'project_id' must be a UUID.") }
-            projects = projects.filter { $0 == id }
-        }
+        let projects = try await context.access.projectIDs(req, filteredBy: "project_id")
         let query = Patient.query(on: req.db).filter(\.$projectID ~~ projects)
         if let external: String = req.query["external_id"] { query.filter(\.$externalID == external) }
         let total = try await query.count()

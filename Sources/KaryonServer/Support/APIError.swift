@@ -1,3 +1,4 @@
+import KaryonAnalysis
 import Vapor
 
 /// An HTTP error with a stable machine-readable `code`, rendered as
@@ -71,7 +72,7 @@ struct APIErrorMiddleware: AsyncMiddleware {
             request.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             (status, code, message) = (.internalServerError, "internal", "The server failed; the request id is in the X-Request-Id header.")
         }
-        let body = #"{"error":{"code":"# + jsonString(code) + #","message":"# + jsonString(message) + "}}"
+        let body = JSONText.object([("error", JSONText.object([("code", JSONText.string(code)), ("message", JSONText.string(message))]))])
         headers.replaceOrAdd(name: .contentType, value: "application/json; charset=utf-8")
         return Response(status: status, headers: headers, body: .init(string: body))
     }
@@ -89,21 +90,4 @@ struct APIErrorMiddleware: AsyncMiddleware {
         default: status.code >= 500 ? "internal" : "error"
         }
     }
-}
-
-/// A JSON string literal with the escapes RFC 8259 requires.
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
