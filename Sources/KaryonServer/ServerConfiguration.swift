@@ -65,11 +65,9 @@ public struct ServerConfiguration: Sendable {
             return v
         }
         let data = environment["KARYON_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "karyon-data"
-        var url = environment["KARYON_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let url = environment["KARYON_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let u = url, !(u.hasPrefix("postgres://") || u.hasPrefix("postgresql://")) {
-            if u.hasPrefix("sqlite") { url = nil } else {
-                throw ConfigurationError("KARYON_DATABASE_URL must be postgres://user:password@host:port/database (or unset for SQLite), got a '\(u.split(separator: ":").first ?? "")' URL")
-            }
+            throw ConfigurationError("KARYON_DATABASE_URL must be postgres://user:password@host:port/database (or unset for SQLite), got a '\(u.split(separator: ":").first ?? "")' URL")
         }
         let registration: Bool
         switch environment["KARYON_OPEN_REGISTRATION"]?.lowercased() {

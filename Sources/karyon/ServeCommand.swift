@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KaryonServer
+import KaryonStore
 
 /// Options shared by the commands that run or touch the server's data.
 struct ServerOptions: ParsableArguments {
@@ -84,14 +85,8 @@ struct UpCommand: AsyncParsableCommand {
     }
 
     static func writePrivate(_ text: String, to path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
-        unlink(path)
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else { throw CLIError("cannot write \(path)") }
+        try DurableFile.makeDirectory((path as NSString).deletingLastPathComponent, mode: 0o700)
+        try DurableFile.replace(path, with: Array(text.utf8), mode: 0o600)
     }
 }
 

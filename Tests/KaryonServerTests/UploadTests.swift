@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import KaryonAnalysis
 import KaryonImaging
 import KaryonStore
 import KaryonTestSupport
@@ -21,7 +22,7 @@ struct UploadTests {
             let images = reply.object["images"] as? [[String: Any]] ?? []
             #expect(images.count == 2)
             #expect(images.map { $0["width"] as? Int } == [32, 40])
-            #expect(images.first?["sha256"] as? String == hex(SHA256.hash(data: first)))
+            #expect(images.first?["sha256"] as? String == sha256Hex(first))
             #expect(try await ImageRecord.query(on: server.app.db).count() == 2)
             let jobs = try await Job.query(on: server.app.db).all()
             #expect(jobs.count == 4)

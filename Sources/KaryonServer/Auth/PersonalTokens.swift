@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KaryonAnalysis
 
 /// Personal API tokens: `kyn_` followed by 43 base64url characters (256 random bits).
 /// Only the SHA-256 of the token is stored; the token itself is shown once, at creation.
@@ -15,7 +16,7 @@ enum PersonalTokens {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        sha256Hex(Array(token.utf8))
     }
 
     static func looksLikeToken(_ value: String) -> Bool {

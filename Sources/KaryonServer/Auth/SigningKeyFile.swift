@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import KaryonStore
 
 /// The HMAC keys that sign access tokens, kept in a JSON file readable by the server's user only
 /// (mode 0600 in a 0700 directory): `{"active": kid, "keys": {kid: base64}}`.
@@ -12,22 +13,20 @@ struct SigningKeyFile: Sendable {
     let keys: [String: [UInt8]]
 
     static func loadOrCreate(path: String) throws -> SigningKeyFile {
-        let fm = FileManager.default
-        if !fm.fileExists(atPath: path) {
+        guard let mode = try DurableFile.mode(of: path) else {
             let dir = (path as NSString).deletingLastPathComponent
-            try fm.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if !dir.isEmpty { try DurableFile.makeDirectory(dir, mode: 0o700) }
             let kid = UUID().uuidString.lowercased().prefix(8)
             let key = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
             let file = SigningKeyFile(active: String(kid), keys: [String(kid): key])
             try file.write(to: path)
             return file
         }
-        let attributes = try fm.attributesOfItem(atPath: path)
-        if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+        if mode & 0o077 != 0 {
             throw ConfigurationError("The token signing key file \(path) is readable by others (mode \(String(mode, radix: 8))); run: chmod 600 \(path)")
         }
-        guard let data = fm.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let bytes = try DurableFile.read(path),
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
               let active = object["active"] as? String,
               let encoded = object["keys"] as? [String: String] else {
             throw ConfigurationError("The token signing key file \(path) is not {\"active\": kid, \"keys\": {kid: base64}}.")
@@ -43,19 +42,10 @@ struct SigningKeyFile: Sendable {
         return SigningKeyFile(active: active, keys: keys)
     }
 
-    /// Writes atomically: temp file (0600), fsync, rename.
+    /// Writes atomically (temp file with mode 0600, fsync, rename, fsync directory).
     func write(to path: String) throws {
         let object: [String: Any] = ["active": active, "keys": keys.mapValues { Data($0).base64EncodedString() }]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        let temp = path + ".tmp-\(UUID().uuidString)"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw ConfigurationError("Cannot create \(temp): \(String(cString: strerror(errno)))") }
-        let ok = data.withUnsafeBytes { raw in Foundation.write(fd, raw.baseAddress, raw.count) == raw.count }
-        let synced = fsync(fd) == 0
-        close(fd)
-        guard ok, synced, rename(temp, path) == 0 else {
-            unlink(temp)
-            throw ConfigurationError("Cannot write \(path): \(String(cString: strerror(errno)))")
-        }
+        try DurableFile.replace(path, with: [UInt8](data), mode: 0o600)
     }
 }

@@ -1,5 +1,5 @@
-import Crypto
 import Fluent
+import KaryonAnalysis
 import KaryonImaging
 import KaryonStore
 import Vapor
@@ -85,16 +85,17 @@ struct ImageController: Sendable {
             }
         }
         let parts = try collector.files()
+        let digests = parts.map { sha256Hex($0.bytes) }
         // The request's identity is its files (name and content), not its bytes: a retry carries
         // a new multipart boundary.
         var identity = "POST \(req.url.path)\n"
-        for part in parts { identity += "\(part.filename ?? "")\u{0}\(hex(SHA256.hash(data: part.bytes)))\n" }
-        let requestHash = hex(SHA256.hash(data: Data(identity.utf8)))
+        for (part, digest) in zip(parts, digests) { identity += "\(part.filename ?? "")\u{0}\(digest)\n" }
+        let requestHash = sha256Hex(Array(identity.utf8))
         if let key, let replay = try await replay(req, key: key, user: user, requestHash: requestHash) { return replay }
 
         let pixelLimit = context.configuration.pixelLimit
         let uploads: [Upload] = try await req.application.threadPool.runIfActive {
-            try parts.map { part in
+            try zip(parts, digests).map { part, digest in
                 let name = part.filename ?? "file"
                 let header: ImageHeader
                 do {
@@ -105,7 +106,7 @@ struct ImageController: Sendable {
                 guard header.pixelCount <= pixelLimit else {
                     throw APIError.unprocessable("\(name) has \(header.pixelCount) pixels; the limit is \(pixelLimit).", code: "image_too_large")
                 }
-                return Upload(name: part.filename, bytes: part.bytes, sha256: hex(SHA256.hash(data: part.bytes)), header: header)
+                return Upload(name: part.filename, bytes: part.bytes, sha256: digest, header: header)
             }
         }
         return try await store(req, uploads, study: study, key: key, user: user, requestHash: requestHash)
@@ -354,8 +355,4 @@ final class PartCollector {
         }
         return nil
     }
-}
-
-func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-    digest.map { String(format: "%02x", $0) }.joined()
 }

@@ -1,6 +1,7 @@
 import Fluent
 import Foundation
 import KaryonStore
+import SQLKit
 
 /// A study's status and progress, computed from its jobs (never stored, so never stale).
 ///
@@ -29,9 +30,11 @@ struct StudyProgress: Sendable {
     static func of(study id: UUID, on db: any Database) async throws -> StudyProgress {
         var progress = StudyProgress()
         progress.images = try await ImageRecord.query(on: db).filter(\.$studyID == id).count()
-        for state in Job.State.allCases {
-            let n = try await Job.query(on: db).filter(\.$studyID == id).filter(\.$state == state.rawValue).count()
-            progress.counts[state.rawValue] = n
+        for state in Job.State.allCases { progress.counts[state.rawValue] = 0 }
+        guard let sql = db as? any SQLDatabase else { return progress }
+        let rows = try await sql.raw("SELECT state, COUNT(*) AS n FROM jobs WHERE study_id = \(bind: id) GROUP BY state").all()
+        for row in rows {
+            progress.counts[try row.decode(column: "state", as: String.self)] = try row.decode(column: "n", as: Int.self)
         }
         return progress
     }

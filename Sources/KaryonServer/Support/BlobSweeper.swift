@@ -8,9 +8,10 @@ enum BlobSweeper {
     /// Blob ids of the images of `studies` and of their results' artefacts.
     static func blobs(ofStudies studies: [UUID], on db: any Database) async throws -> [UUID] {
         guard !studies.isEmpty else { return [] }
-        var ids = try await ImageRecord.query(on: db).filter(\.$studyID ~~ studies).all().map(\.blobID)
-        let results = try await ResultRecord.query(on: db).filter(\.$studyID ~~ studies).all()
-        for result in results { ids += artefactBlobIDs(result.artefacts) }
+        var ids = try await ImageRecord.query(on: db).filter(\.$studyID ~~ studies).all(\.$blobID)
+        for artefacts in try await ResultRecord.query(on: db).filter(\.$studyID ~~ studies).all(\.$artefacts) {
+            ids += artefactBlobIDs(artefacts)
+        }
         return ids
     }
 
@@ -37,9 +38,9 @@ enum BlobSweeper {
     static func collectOrphans(store: any BlobStore, db: any Database, logger: Logger) async throws -> Int {
         let stored = try store.allIDs()
         guard !stored.isEmpty else { return 0 }
-        var referenced = Set(try await ImageRecord.query(on: db).all().map(\.blobID))
-        for result in try await ResultRecord.query(on: db).all() {
-            referenced.formUnion(artefactBlobIDs(result.artefacts))
+        var referenced = Set(try await ImageRecord.query(on: db).all(\.$blobID))
+        for artefacts in try await ResultRecord.query(on: db).all(\.$artefacts) {
+            referenced.formUnion(artefactBlobIDs(artefacts))
         }
         var removed = 0
         for id in stored where !referenced.contains(id) {

@@ -16,9 +16,9 @@ import Darwin
 /// worst a hidden temporary (`.<name>.<random>.tmp`) is left behind, which readers ignore.
 ///
 /// Paths and `errno` texts are the only things that ever go into an error: never file contents.
-enum DurableFile {
+public enum DurableFile {
     /// Reads a whole file, or returns `nil` when it does not exist.
-    static func read(_ path: String) throws -> [UInt8]? {
+    public static func read(_ path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -50,7 +50,7 @@ enum DurableFile {
     ///   - mode: permission bits of the new file (set at creation, so the bytes are never readable
     ///     with wider permissions, whatever the umask).
     ///   - syncDirectory: pass `false` when the caller fsyncs the directory itself after a batch.
-    static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o600, syncDirectory: Bool = true) throws {
+    public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o600, syncDirectory: Bool = true) throws {
         let temp = try writeTemporary(beside: path, bytes: bytes, mode: mode)
         guard rename(temp, path) == 0 else {
             let error = ioError("cannot rename a temporary file over \(path)")
@@ -81,7 +81,7 @@ enum DurableFile {
     }
 
     /// Creates a directory (and missing parents) with `mode`, fsyncing each parent it adds an entry to.
-    static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+    public static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
         var st = stat()
         if stat(path, &st) == 0 {
             guard (st.st_mode & S_IFMT) == S_IFDIR else {
@@ -110,7 +110,7 @@ enum DurableFile {
     }
 
     /// The permission bits of `path`, or `nil` when it does not exist.
-    static func mode(of path: String) throws -> mode_t? {
+    public static func mode(of path: String) throws -> mode_t? {
         var st = stat()
         if stat(path, &st) == 0 { return st.st_mode & 0o7777 }
         if errno == ENOENT { return nil }
