@@ -93,6 +93,7 @@ let package = Package(
                 "KaryonImaging",
                 "KaryonAnalysis",
                 "KaryonStore",
+                "KaryonPipeline",
                 "KaryonServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

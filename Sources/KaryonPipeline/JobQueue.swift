@@ -80,7 +80,7 @@ public struct JobQueue: Sendable {
         let rows = try await sql.raw("""
             UPDATE jobs SET state = 'running', attempts = attempts + 1, attempt_token = \(bind: token),
                 worker_id = \(bind: worker), lease_expires_at = \(bind: now.addingTimeInterval(policy.lease)),
-                updated_at = \(bind: now)
+                started_at = \(bind: now), updated_at = \(bind: now)
             WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= \(bind: now)
                         AND extractor_id IN (\(binds: extractors)) ORDER BY run_after, created_at LIMIT 1\(lock))
               AND state IN ('queued', 'failed')
@@ -182,6 +182,54 @@ public struct JobQueue: Sendable {
             WHERE state = 'running' AND lease_expires_at < \(bind: now) RETURNING id
             """).all()
         return dead.count + retried.count
+    }
+
+    /// Gives a running job back without counting the attempt (a worker shutting down gracefully
+    /// that could not finish in time). Clearing the token fences the abandoned attempt. False
+    /// when the caller no longer held the lease.
+    public func release(_ job: ClaimedJob, now: Date = Date()) async throws -> Bool {
+        let rows = try await sql.raw("""
+            UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = \(bind: now), lease_expires_at = NULL,
+                attempt_token = NULL, worker_id = NULL, updated_at = \(bind: now)
+            WHERE id = \(bind: job.id) AND attempt_token = \(bind: job.attemptToken) AND state = 'running' RETURNING id
+            """).all()
+        return !rows.isEmpty
+    }
+
+    /// How many jobs of `extractors` (nil: of every extractor) could be claimed now: the
+    /// autoscaler's backlog, and the upload path's high-water check.
+    public func ready(extractors: [String]?, now: Date = Date()) async throws -> Int {
+        if extractors?.isEmpty == true { return 0 }
+        let only = extractors.map { SQLQueryString("AND extractor_id IN (\(binds: $0))") } ?? SQLQueryString("")
+        let row = try await sql.raw("""
+            SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= \(bind: now) \(only)
+            """).first()
+        return try row?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// A job that reached an end state, for the metrics.
+    public struct Finished: Sendable, Equatable {
+        public var id: UUID
+        public var extractorID: String
+        public var state: Job.State
+        public var finishedAt: Date
+        /// Run time of the last attempt (claim to end), when known.
+        public var duration: TimeInterval?
+    }
+
+    /// Jobs that ended after `since` (oldest first, at most `limit`).
+    public func finished(since: Date, limit: Int = 10_000) async throws -> [Finished] {
+        let rows = try await sql.raw("""
+            SELECT id, extractor_id, state, finished_at, started_at FROM jobs
+            WHERE finished_at > \(bind: since) AND state IN ('succeeded', 'dead') ORDER BY finished_at LIMIT \(bind: limit)
+            """).all()
+        return try rows.map { row in
+            let finished = try row.decode(column: "finished_at", as: Date.self)
+            let started = try row.decode(column: "started_at", as: Date?.self)
+            return Finished(id: try row.decode(column: "id", as: UUID.self), extractorID: try row.decode(column: "extractor_id", as: String.self),
+                            state: Job.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .dead, finishedAt: finished,
+                            duration: started.map { max(0, finished.timeIntervalSince($0)) })
+        }
     }
 
     /// Puts a dead job back in the queue with a fresh attempt budget (administrators).

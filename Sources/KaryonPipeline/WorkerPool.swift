@@ -3,38 +3,57 @@ import Foundation
 import KaryonStore
 import Logging
 
-/// Workers that claim and run jobs of some extractors until stopped: `concurrency` claim loops,
-/// each holding a lease kept alive by heartbeats while its job runs, and one reaper that returns
-/// expired leases. Stopping lets running jobs finish (or, past the grace period, abandons them to
-/// the reaper of the next run, which counts the attempt).
+/// The workers of one extractor in this process: job slots that claim and run its jobs, each
+/// lease kept alive by heartbeats while the job runs; a scaler that sizes the pool between its
+/// minimum and maximum from the backlog and recent run times (``Autoscaler``) and reports the
+/// pool in ``WorkerRegistry``; a reaper that returns expired leases of every extractor.
+///
+/// Stopping (SIGTERM) stops claiming and lets running jobs finish within a grace period; jobs
+/// still running then are released to the queue without counting the attempt. A process killed
+/// outright leaves its leases to expire: the reaper of any worker returns them and the attempt
+/// counts.
 public actor WorkerPool {
     public struct Settings: Sendable {
-        public var extractors: [String]
-        public var concurrency: Int
+        public var extractor: String
+        public var scaling: Scaling
         public var workerID: String
-        /// Pause between claims when the queue is empty.
+        /// Longest wait between claims when the queue is empty (a ``Doorbell`` ring ends it early).
         public var idlePoll: TimeInterval
         public var reapInterval: TimeInterval
 
-        public init(extractors: [String], concurrency: Int = 1, workerID: String = "\(ProcessInfo.processInfo.hostName):\(getpid())",
+        public init(extractor: String, scaling: Scaling = .fixed(1), workerID: String = WorkerPool.processWorkerID,
                     idlePoll: TimeInterval = 0.5, reapInterval: TimeInterval = 5) {
-            self.extractors = extractors
-            self.concurrency = max(1, concurrency)
+            self.extractor = extractor
+            self.scaling = scaling
             self.workerID = workerID
             self.idlePoll = idlePoll
             self.reapInterval = reapInterval
         }
     }
 
+    /// `host:pid`, the default worker identity of this process.
+    public static let processWorkerID = "\(ProcessInfo.processInfo.hostName):\(getpid())"
+
     let queue: JobQueue
     let runner: JobRunner
-    let settings: Settings
+    let registry: WorkerRegistry
+    public nonisolated let settings: Settings
     let logger: Logger
     let events: (@Sendable (JobEvent) async -> Void)?
-    private var tasks: [Task<Void, Never>] = []
-    private var stopping = false
+    /// Rung when jobs of this extractor may have become runnable, and on scale-down and stop.
+    public nonisolated let doorbell = Doorbell()
 
-    /// What happened to a job, for notifications and metrics.
+    private var target = 0
+    private var slots: [Int: Task<Void, Never>] = [:]
+    private var running: [Int: ClaimedJob] = [:]
+    private var background: [Task<Void, Never>] = []
+    private var stopping = false
+    private var meanRun: TimeInterval?
+    private var lastSaturated = Date()
+    private var peak = 0
+    private let startedAt = Date()
+
+    /// What happened to a job, for notifications.
     public enum JobEvent: Sendable {
         case succeeded(ClaimedJob, duration: TimeInterval)
         case failed(ClaimedJob, state: Job.State, message: String)
@@ -44,50 +63,90 @@ public actor WorkerPool {
                 events: (@Sendable (JobEvent) async -> Void)? = nil) {
         self.queue = queue
         self.runner = runner
+        self.registry = WorkerRegistry(database: queue.database)
         self.settings = settings
         self.logger = logger
         self.events = events
     }
 
-    public func start() {
-        guard tasks.isEmpty else { return }
-        for slot in 0..<settings.concurrency {
-            tasks.append(Task { await self.loop(slot: slot) })
-        }
-        tasks.append(Task { await self.reaper() })
+    /// Current slots, slots running a job, and the most slots the pool has had.
+    public var size: (slots: Int, busy: Int, peak: Int) { (target, running.count, peak) }
+
+    public func start() async {
+        guard background.isEmpty, !stopping else { return }
+        resize(to: settings.scaling.min)
+        background.append(Task { await self.scaler() })
+        background.append(Task { await self.reaper() })
     }
 
-    /// Stops claiming and waits for running jobs to end.
-    public func stop() async {
+    /// Stops claiming, waits up to `grace` seconds for running jobs, then releases the jobs still
+    /// running (their attempts do not count) and removes the pool from the registry.
+    public func stop(grace: TimeInterval = 30) async {
+        guard !stopping else { return }
         stopping = true
-        for task in tasks { task.cancel() }
-        for task in tasks { await task.value }
-        tasks.removeAll()
+        target = 0
+        for task in background { task.cancel() }
+        doorbell.ring()
+        let deadline = Date().addingTimeInterval(grace)
+        while !slots.isEmpty, Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for (_, job) in running {
+            let released = (try? await queue.release(job)) ?? false
+            logger.warning("job released at shutdown", metadata: ["job.id": "\(job.id)", "released": "\(released)"])
+        }
+        for task in background { await task.value }
+        background.removeAll()
+        try? await registry.remove(id: rowID)
+    }
+
+    private var rowID: String { "\(settings.workerID)|\(settings.extractor)" }
+
+    /// Starts or retires slots to reach `n` (retired slots finish their current job first).
+    private func resize(to n: Int) {
+        let n = min(max(n, stopping ? 0 : settings.scaling.min), settings.scaling.max)
+        if n != target {
+            logger.info("pool resized", metadata: ["extractor.id": "\(settings.extractor)", "from": "\(target)", "to": "\(n)"])
+        }
+        target = n
+        peak = max(peak, n)
+        for slot in 0..<n where slots[slot] == nil {
+            slots[slot] = Task { await self.loop(slot: slot) }
+        }
+        if slots.count > n { doorbell.ring() }
     }
 
     private func loop(slot: Int) async {
-        let worker = "\(settings.workerID)/\(slot)"
-        while !Task.isCancelled, !stopping {
+        let worker = "\(settings.workerID)/\(settings.extractor)/\(slot)"
+        while !stopping, slot < target {
             do {
-                guard let job = try await queue.claim(extractors: settings.extractors, worker: worker) else {
-                    try? await Task.sleep(for: .seconds(settings.idlePoll))
+                guard let job = try await queue.claim(extractors: [settings.extractor], worker: worker) else {
+                    await doorbell.wait(upTo: settings.idlePoll)
                     continue
                 }
+                if stopping {
+                    _ = try? await queue.release(job)
+                    break
+                }
+                running[slot] = job
+                if running.count == target { lastSaturated = Date() }
                 await execute(job)
+                running[slot] = nil
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(settings.idlePoll))
+                await doorbell.wait(upTo: settings.idlePoll)
             }
         }
+        slots[slot] = nil
     }
 
     private func execute(_ job: ClaimedJob) async {
         let started = Date()
         let meta: Logger.Metadata = ["job.id": "\(job.id)", "extractor.id": "\(job.extractorID)", "job.attempt": "\(job.attempt)"]
         let queue = self.queue
-        let heartbeat = Task {
+        let heartbeat = Task.detached {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(max(1, queue.policy.lease / 3)))
+                try? await Task.sleep(for: .seconds(max(0.2, queue.policy.lease / 3)))
                 if Task.isCancelled { break }
                 _ = try? await queue.heartbeat(job)
             }
@@ -96,14 +155,42 @@ public actor WorkerPool {
         do {
             let output = try await runner.run(job)
             let outcome = try await queue.complete(job, output: output)
-            logger.info("job finished", metadata: meta.merging(["job.outcome": "\(outcome)"]) { $1 })
-            if outcome != .fenced { await events?(.succeeded(job, duration: Date().timeIntervalSince(started))) }
+            let duration = Date().timeIntervalSince(started)
+            meanRun = meanRun.map { 0.8 * $0 + 0.2 * duration } ?? duration
+            logger.info("job finished", metadata: meta.merging(["job.outcome": "\(outcome)", "job.seconds": "\(duration)"]) { $1 })
+            if outcome != .fenced { await events?(.succeeded(job, duration: duration)) }
         } catch {
             let failure = error as? JobRunner.Failure
             let message = failure?.message ?? String(describing: error)
             let state = try? await queue.fail(job, error: message, retryable: failure?.retryable ?? true)
             logger.warning("job failed", metadata: meta.merging(["error": "\(message)", "job.state": "\(state.map(\.rawValue) ?? "fenced")"]) { $1 })
             if let state { await events?(.failed(job, state: state, message: message)) }
+        }
+    }
+
+    /// Reads the backlog, resizes, and reports the pool, every `scaling.interval`.
+    private func scaler() async {
+        while !Task.isCancelled, !stopping {
+            await tick()
+            try? await Task.sleep(for: .seconds(settings.scaling.interval))
+        }
+    }
+
+    /// One scaling step (also called by tests).
+    func tick(now: Date = Date()) async {
+        do {
+            let ready = try await queue.ready(extractors: [settings.extractor], now: now)
+            if ready > 0 || running.count >= target { lastSaturated = now }
+            let reading = Autoscaler.Reading(slots: target, busy: running.count, ready: ready, meanRun: meanRun,
+                                             idleFor: now.timeIntervalSince(lastSaturated))
+            let next = Autoscaler.target(reading, scaling: settings.scaling)
+            if next < target { lastSaturated = now }  // one slot per cooldown
+            if !stopping { resize(to: next) }
+            try await registry.report(.init(workerID: settings.workerID, extractorID: settings.extractor, host: ProcessInfo.processInfo.hostName,
+                                            pid: Int(getpid()), slots: target, busy: running.count, minSlots: settings.scaling.min,
+                                            maxSlots: settings.scaling.max, startedAt: startedAt, seenAt: now))
+        } catch {
+            logger.error("scaling tick failed", metadata: ["error": "\(error)"])
         }
     }
 

@@ -1,4 +1,6 @@
 import Fluent
+import KaryonAnalysis
+import KaryonPipeline
 import Foundation
 import KaryonStore
 import Logging
@@ -8,9 +10,9 @@ import Vapor
 public enum Runtime {
     /// Runs the HTTP server until SIGINT/SIGTERM. `onReady` runs after start-up (migrations,
     /// orphan collection, key loading) and before serving.
-    /// - Parameter workers: analysis jobs each extractor runs at once in this process (0: none,
-    ///   the API alone, as `karyon serve`).
-    public static func serve(_ configuration: ServerConfiguration, workers: Int = 0,
+    /// - Parameter workers: where analysis runs: nowhere (the API alone, as `karyon serve`), in
+    ///   this process, or in supervised worker processes (`karyon up`).
+    public static func serve(_ configuration: ServerConfiguration, workers: WorkerMode = .none,
                              onReady: (@Sendable (Application) async throws -> Void)? = nil) async throws {
         umask(0o077)  // the database, its WAL and everything else under the data directory: owner only
         var env = Environment(name: "production", arguments: ["karyon"])
@@ -18,8 +20,13 @@ public enum Runtime {
         let app = try await Application.make(env)
         do {
             let parts = try await configure(app, configuration: configuration)
-            if workers > 0 {
-                app.lifecycle.use(InProcessWorkers(app: app, parts: parts, registry: .standard, concurrency: workers))
+            switch workers {
+            case .none:
+                break
+            case .inProcess(let scaling):
+                app.lifecycle.use(InProcessWorkers(app: app, parts: parts, registry: .standard, scaling: scaling))
+            case .processes(let scaling, let grace):
+                app.lifecycle.use(supervisor(configuration, scaling: scaling, grace: grace, logger: app.logger))
             }
             try await onReady?(app)
             try await app.execute()
@@ -28,6 +35,21 @@ public enum Runtime {
             throw error
         }
         try await app.asyncShutdown()
+    }
+
+    /// One supervised worker process per built-in extractor, sharing this server's database,
+    /// data directory and key file.
+    static func supervisor(_ configuration: ServerConfiguration, scaling: Scaling, grace: TimeInterval, logger: Logger) -> WorkerSupervisor {
+        var environment = ProcessInfo.processInfo.environment
+        environment["KARYON_DATA_DIR"] = configuration.dataDirectory
+        environment["KARYON_KEY_FILE"] = configuration.keyFile
+        environment["KARYON_DATABASE_URL"] = configuration.databaseURL ?? ""
+        let children = ExtractorRegistry.standard.descriptors.map { d in
+            WorkerSupervisor.Child(name: d.id, arguments: ["worker", "--extractors", d.id, "--min", String(scaling.min), "--max", String(scaling.max),
+                                                           "--grace", String(grace)])
+        }
+        return WorkerSupervisor(executable: WorkerSupervisor.currentExecutable, children: children, environment: environment,
+                                grace: grace, logger: logger)
     }
 
     /// Applies every pending migration and returns.

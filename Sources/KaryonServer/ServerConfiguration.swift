@@ -15,6 +15,8 @@ import Foundation
 /// | `KARYON_ACCESS_TOKEN_MINUTES` | 1–1440 | `15` |
 /// | `KARYON_OPEN_REGISTRATION` | `true`/`false` | `true` until an administrator changes the setting |
 /// | `KARYON_MAX_CONCURRENT_UPLOADS` | per user | `4` |
+/// | `KARYON_MAX_UPLOADS` | uploads in flight, all users | `32` (more → 503 with `Retry-After`) |
+/// | `KARYON_QUEUE_HIGH_WATER` | runnable jobs | `100000` (above it uploads get 503 with `Retry-After`) |
 public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     public var databaseURL: String?
@@ -27,6 +29,10 @@ public struct ServerConfiguration: Sendable {
     public var accessTokenLifetime: TimeInterval
     public var openRegistrationDefault: Bool
     public var maxConcurrentUploadsPerUser: Int
+    /// Uploads in flight over all users; more are refused (memory stays bounded under bursts).
+    public var maxConcurrentUploads: Int = 32
+    /// Runnable jobs above which uploads are refused until the workers catch up (backpressure).
+    public var queueHighWater: Int = 100_000
     /// JSON request bodies above this size are refused with 413.
     public var jsonBodyLimitBytes: Int = 1 << 20
     /// Largest page a list endpoint returns, whatever `limit` asks.
@@ -87,6 +93,8 @@ public struct ServerConfiguration: Sendable {
             accessTokenLifetime: TimeInterval(try integer("KARYON_ACCESS_TOKEN_MINUTES", 1...1440, default: 15) * 60),
             openRegistrationDefault: registration,
             maxConcurrentUploadsPerUser: try integer("KARYON_MAX_CONCURRENT_UPLOADS", 1...64, default: 4))
+        maxConcurrentUploads = try integer("KARYON_MAX_UPLOADS", 1...4096, default: 32)
+        queueHighWater = try integer("KARYON_QUEUE_HIGH_WATER", 1...100_000_000, default: 100_000)
     }
 }
 

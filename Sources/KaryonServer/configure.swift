@@ -18,6 +18,8 @@ import Vapor
 public struct ServerParts: Sendable {
     public let blobs: any BlobStore
     let metrics: MetricsExport
+    /// PostgreSQL's URL (workers listen for job notifications on it); nil on SQLite.
+    let databaseURL: String?
 }
 
 @discardableResult
@@ -45,8 +47,9 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
         configuration: configuration, blobs: store, registry: registry,
         accessTokens: await AccessTokens(file: keyFile, lifetime: configuration.accessTokenLifetime),
         passwords: try Passwords(), audit: audit, access: Access(audit: audit),
-        uploads: UploadGate(limit: configuration.maxConcurrentUploadsPerUser), catalog: RouteCatalog(),
-        metrics: MetricsExport())
+        uploads: UploadGate(perUser: configuration.maxConcurrentUploadsPerUser, total: configuration.maxConcurrentUploads,
+                           highWater: configuration.queueHighWater), catalog: RouteCatalog(),
+        metrics: MetricsExport(database: app.db))
 
     app.http.server.configuration.hostname = configuration.host
     app.http.server.configuration.port = configuration.port
@@ -55,7 +58,7 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
     app.middleware.use(ResponseHeadersMiddleware())
     app.middleware.use(APIErrorMiddleware())
     routes(app, context: context)
-    return ServerParts(blobs: store, metrics: context.metrics)
+    return ServerParts(blobs: store, metrics: context.metrics, databaseURL: configuration.databaseURL)
 }
 
 /// Every route, public first, then those behind bearer authentication.

@@ -13,7 +13,7 @@ struct Karyon: AsyncParsableCommand {
         abstract: "Karyon: biomedical image analysis and content-based image retrieval.",
         subcommands: [
             AnalyzeCommand.self, ExtractorsCommand.self, InfoCommand.self, SynthCommand.self, EvaluateCommand.self, DemoCommand.self,
-            UpCommand.self, ServeCommand.self, MigrateCommand.self, UserCommand.self, KeysCommand.self,
+            UpCommand.self, ServeCommand.self, WorkerCommand.self, MigrateCommand.self, UserCommand.self, KeysCommand.self,
         ])
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.

@@ -49,12 +49,27 @@ struct ServeCommand: AsyncParsableCommand {
 /// a file readable only by the owner, and says how to sign in.
 struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "up", abstract: "Run the Karyon platform: API server and in-process analysis workers on the embedded default.")
+        commandName: "up", abstract: "Run the Karyon platform: the API server and a supervised worker process per extractor.")
 
     @OptionGroup var options: ServerOptions
 
+    @ArgumentParser.Option(name: .customLong("worker-min"), help: "Fewest job slots per extractor.")
+    var workerMin = 1
+
+    @ArgumentParser.Option(name: .customLong("worker-max"), help: "Most job slots per extractor (default: the number of cores).")
+    var workerMax: Int?
+
+    @ArgumentParser.Option(name: .customLong("worker-grace"), help: "Seconds running jobs get to finish at shutdown.")
+    var workerGrace: Double = 30
+
+    @Flag(name: .customLong("in-process-workers"), help: "Run the workers inside the server process instead of supervised worker processes.")
+    var inProcessWorkers = false
+
     func run() async throws {
         let config = try options.configuration()
+        var worker = try WorkerCommand.options(extractors: nil, concurrency: nil, min: workerMin, max: workerMax, grace: workerGrace)
+        try worker.apply(environment: ProcessInfo.processInfo.environment)
+        let mode: WorkerMode = inProcessWorkers ? .inProcess(worker.scaling) : .processes(worker.scaling, grace: worker.grace)
         var firstRun: (email: String, passwordFile: String)?
         if try await Runtime.userCount(config) == 0 {
             let email = "admin@karyon.local"
@@ -66,7 +81,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         let created = firstRun
         let url = "http://\(config.host.contains(":") ? "[\(config.host)]" : config.host):\(config.port)"
-        try await Runtime.serve(config, workers: 1) { _ in
+        try await Runtime.serve(config, workers: mode) { _ in
             var text = "\nKaryon is up at \(url)  (API under \(url)/api/v1, OpenAPI at \(url)/openapi.json)\n"
             text += "Data: \(config.dataDirectory) (\(config.databaseURL == nil ? "SQLite" : "PostgreSQL"), encrypted blobs)\n"
             if let firstRun = created {

@@ -106,7 +106,7 @@ struct PipelineTests {
     func workersEndToEnd() async throws {
         try await TestServer.with { server in
             let (token, study) = try await seeded(server, images: 2)
-            let workers = InProcessWorkers(app: server.app, parts: try #require(server.parts), registry: .standard, concurrency: 1)
+            let workers = InProcessWorkers(app: server.app, parts: try #require(server.parts), registry: .standard, scaling: .fixed(1))
             try await workers.didBootAsync(server.app)
             var status = ""
             for _ in 0..<200 {

@@ -176,15 +176,41 @@ struct UploadTests {
         }
     }
 
-    @Test("concurrent uploads per user are capped with 429 and Retry-After")
+    @Test("uploads are admitted per user and in total; 429 and 503 carry Retry-After")
     func uploadGate() async throws {
-        let gate = UploadGate(limit: 2)
-        let user = UUID()
-        #expect(await gate.enter(user))
-        #expect(await gate.enter(user))
-        #expect(await !gate.enter(user))
-        #expect(await gate.enter(UUID()))
-        await gate.leave(user)
-        #expect(await gate.enter(user))
+        try await TestServer.with { server in
+            let gate = UploadGate(perUser: 2, total: 3, highWater: 1_000)
+            let (a, b, c) = (UUID(), UUID(), UUID())
+            #expect(await gate.enter(a, db: server.app.db) == nil)
+            #expect(await gate.enter(a, db: server.app.db) == nil)
+            #expect(await gate.enter(a, db: server.app.db) == .userBusy(limit: 2))
+            #expect(await gate.enter(b, db: server.app.db) == nil)
+            #expect(await gate.enter(c, db: server.app.db) == .serverBusy, "three uploads in flight in total")
+            await gate.leave(a)
+            #expect(await gate.enter(c, db: server.app.db) == nil)
+        }
+    }
+
+    @Test("backpressure: above the queue's high-water mark uploads get 503 with Retry-After and nothing is stored", arguments: TestDatabase.all)
+    func backpressure(database: TestDatabase) async throws {
+        try await TestServer.with(database, adjust: { $0.queueHighWater = 4 }) { server in
+            let (token, _) = try await server.account("burst@lab.example")
+            let (_, _, study) = try await server.records(token: token, extractors: [["id": "intensity"], ["id": "color"]])
+            let first = try await server.upload([("a.png", try TestImages.png(seed: 1)), ("b.png", try TestImages.png(seed: 2))],
+                                                study: study, token: token)
+            #expect(first.status == .created, "admitted while the backlog was empty; it queues 4 jobs")
+            try await Task.sleep(for: .milliseconds(1100))  // the gate re-reads the backlog at most once a second
+            let refused = try await server.upload([("c.png", try TestImages.png(seed: 3))], study: study, token: token)
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.headers.first(name: "Retry-After") == "30")
+            #expect((refused.object["error"] as? [String: Any])?["code"] as? String == "unavailable")
+            #expect(try await ImageRecord.query(on: server.app.db).count() == 2)
+            #expect(try await Job.query(on: server.app.db).count() == 4)
+            // Workers catch up: the backlog drains and uploads are taken again.
+            try await Job.query(on: server.app.db).set(\.$state, to: "succeeded").update()
+            try await Task.sleep(for: .milliseconds(1100))
+            let accepted = try await server.upload([("c.png", try TestImages.png(seed: 3))], study: study, token: token)
+            #expect(accepted.status == .created)
+        }
     }
 }

@@ -14,7 +14,7 @@ struct ImageController: Sendable {
         catalog.register(Operation(method: .POST, path: "/api/v1/studies/{id}/images",
                                    summary: "Upload images (multipart, field 'file', repeatable); 201 means they and their analysis jobs are durable",
                                    tag: "images", query: [], requestBody: .ref("UploadRequest"), requestMediaType: "multipart/form-data",
-                                   status: 201, response: .ref("UploadResponse"), errors: [403, 404, 409, 422, 429]),
+                                   status: 201, response: .ref("UploadResponse"), errors: [403, 404, 409, 422, 429, 503]),
                          on: routes, body: .stream, use: upload)
         catalog.register(Operation(method: .GET, path: "/api/v1/studies/{id}/images", summary: "Images of a study", tag: "images",
                                    query: pageQuery, response: .ref("ImagePage"), errors: [404]), on: routes, use: list)
@@ -48,8 +48,15 @@ struct ImageController: Sendable {
         }
         let key = try idempotencyKey(req)
         let me = try req.principal
-        guard await context.uploads.enter(me.userID) else {
-            throw APIError.tooManyRequests("You already have \(context.configuration.maxConcurrentUploadsPerUser) uploads running; wait for one to finish.", retryAfter: 5)
+        switch await context.uploads.enter(me.userID, db: req.db) {
+        case nil:
+            break
+        case .userBusy(let limit)?:
+            throw APIError.tooManyRequests("You already have \(limit) uploads running; wait for one to finish.", retryAfter: 5)
+        case .serverBusy?:
+            throw APIError.unavailable("The server is receiving as many uploads as it takes at once; try again shortly.", retryAfter: 5)
+        case .backlog(let n)?:
+            throw APIError.unavailable("The analysis queue is full (\(n) jobs waiting); uploads resume when the workers catch up.", retryAfter: 30)
         }
         do {
             let response = try await receive(req, study: study, boundary: boundary, key: key, user: me.userID)

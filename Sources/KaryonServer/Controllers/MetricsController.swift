@@ -1,3 +1,4 @@
+import Fluent
 import KaryonPipeline
 import Prometheus
 import Vapor
@@ -15,7 +16,12 @@ struct MetricsController: Sendable {
     }
 
     @Sendable func metrics(_ req: Request) async throws -> Response {
-        context.metrics.pipeline.update(try await JobQueue(database: req.db).depth())
+        let depth = try await JobQueue(database: req.db).depth()
+        let export = context.metrics
+        export.pipeline.update(depth)
+        export.pipeline.update(pools: try await WorkerRegistry(database: req.db).summary(),
+                               extractors: Set(depth.map(\.extractorID)).union(context.registry.descriptors.map(\.id)))
+        try await export.finished.refresh()
         var headers = HTTPHeaders()
         headers.add(name: .contentType, value: "text/plain; version=0.0.4; charset=utf-8")
         return Response(status: .ok, headers: headers, body: .init(data: Data(context.metrics.registry.emitToBuffer())))
@@ -26,9 +32,12 @@ struct MetricsController: Sendable {
 struct MetricsExport: Sendable {
     let registry: PrometheusCollectorRegistry
     let pipeline: PipelineMetrics
+    /// Counts jobs that ended (in any process) since this server started.
+    let finished: FinishedJobsObserver
 
-    init() {
+    init(database: any Database) {
         registry = PrometheusCollectorRegistry()
         pipeline = PipelineMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        finished = FinishedJobsObserver(queue: JobQueue(database: database), metrics: pipeline)
     }
 }

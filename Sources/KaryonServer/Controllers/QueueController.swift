@@ -10,7 +10,7 @@ struct QueueController: Sendable {
 
     func register(_ routes: any RoutesBuilder) {
         let catalog = context.catalog
-        catalog.register(Operation(method: .GET, path: "/api/v1/queue", summary: "Jobs per extractor and state, and the oldest waiting job's age",
+        catalog.register(Operation(method: .GET, path: "/api/v1/queue", summary: "Jobs per extractor and state, the oldest waiting job's age, and live worker pools",
                                    tag: "queue", response: .array(.ref("QueueDepth"))), on: routes, use: depth)
         catalog.register(Operation(method: .POST, path: "/api/v1/admin/jobs/{id}/requeue", summary: "Requeue a dead job (admin)",
                                    tag: "admin", status: 204, errors: [403, 404]), on: routes, use: requeue)
@@ -18,8 +18,15 @@ struct QueueController: Sendable {
 
     @Sendable func depth(_ req: Request) async throws -> Response {
         let rows = try await JobQueue(database: req.db).depth()
-        return try JSONResponse.make(rows.map { row -> [String: Any] in
-            ["extractor": row.extractorID, "counts": row.counts, "oldest_waiting_seconds": orNull(row.oldestQueuedAge.map { ($0 * 10).rounded() / 10 })]
+        let pools = try await WorkerRegistry(database: req.db).summary()
+        let extractors = Set(rows.map(\.extractorID)).union(pools.keys).sorted()
+        let byID = Dictionary(uniqueKeysWithValues: rows.map { ($0.extractorID, $0) })
+        return try JSONResponse.make(extractors.map { id -> [String: Any] in
+            let row = byID[id]
+            let pool = pools[id] ?? .init()
+            return ["extractor": id, "counts": row?.counts ?? [:],
+                    "oldest_waiting_seconds": orNull(row?.oldestQueuedAge.map { ($0 * 10).rounded() / 10 }),
+                    "pool_size": pool.slots, "busy": pool.busy, "processes": pool.processes]
         })
     }
 

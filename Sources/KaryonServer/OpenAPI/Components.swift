@@ -80,8 +80,9 @@ enum Components {
                                    ("outcome", .string(enumeration: ["success", "denied", "failure"])), ("request_id", optionalText)],
                                   required: ["id", "at", "action", "resource_type", "outcome"]),
             "AuditPage": page("AuditEvent"),
-            "QueueDepth": .object([("extractor", .text), ("counts", .map(.integer(minimum: 0))), ("oldest_waiting_seconds", .nullable(.number))],
-                                  required: ["extractor", "counts"]),
+            "QueueDepth": .object([("extractor", .text), ("counts", .map(.integer(minimum: 0))), ("oldest_waiting_seconds", .nullable(.number)),
+                                   ("pool_size", .integer(minimum: 0)), ("busy", .integer(minimum: 0)), ("processes", .integer(minimum: 0))],
+                                  required: ["extractor", "counts", "pool_size", "busy", "processes"]),
             "Health": .object([("status", .text), ("checks", .map(.text))], required: ["status"]),
         ]
     }

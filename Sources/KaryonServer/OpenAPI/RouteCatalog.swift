@@ -79,7 +79,7 @@ final class RouteCatalog: @unchecked Sendable {
         let reasons = [400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found (or not visible to the caller)",
                        409: "Conflict", 413: "Payload too large", 415: "Unsupported media type", 422: "Invalid input",
                        429: "Too many requests (see Retry-After)", 500: "Server failure (e.g. a stored blob failed its integrity check)",
-                       503: "Not ready"]
+                       503: "Not ready, or busy (see Retry-After)"]
         for (code, reason) in reasons {
             errorResponses["Error\(code)"] = ["description": reason, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
         }

@@ -37,6 +37,10 @@ struct APIError: AbortError, Sendable {
     static func tooManyRequests(_ message: String, retryAfter: Int) -> APIError {
         APIError(.tooManyRequests, "too_many_requests", message, headers: ["Retry-After": String(retryAfter)])
     }
+    /// Temporarily refused (backpressure); the client should retry after `retryAfter` seconds.
+    static func unavailable(_ message: String, retryAfter: Int) -> APIError {
+        APIError(.serviceUnavailable, "unavailable", message, headers: ["Retry-After": String(retryAfter)])
+    }
     static func unprocessable(_ message: String, code: String = "invalid_input") -> APIError {
         APIError(.unprocessableEntity, code, message)
     }

@@ -3,35 +3,104 @@ import Foundation
 import KaryonAnalysis
 import KaryonPipeline
 import KaryonStore
+import Logging
+import Synchronization
+import FluentPostgresDriver
 import Vapor
 
-/// In-process analysis workers for `karyon up`: one pool per registered extractor, started after
-/// boot and stopped (running jobs finish) at shutdown. Job outcomes become dashboard
-/// notifications: a study whose jobs have all ended, and every dead-lettered job.
+/// Builds the worker pools of a process — `karyon worker`, or the in-process workers of tests and
+/// `karyon up --in-process-workers` — one pool per extractor, with job outcomes turned into
+/// dashboard notifications.
+enum WorkerPools {
+    static func make(database: any Database, blobs: any BlobStore, registry: ExtractorRegistry, extractors: [String],
+                     scaling: Scaling, policy: QueuePolicy = .init(), idlePoll: TimeInterval = 0.5,
+                     logger: Logger) -> [WorkerPool] {
+        let queue = JobQueue(database: database, policy: policy)
+        let runner = JobRunner(database: database, blobs: blobs, registry: registry)
+        let notifier = StudyNotifier(database: database)
+        return extractors.map { id in
+            WorkerPool(queue: queue, runner: runner, settings: .init(extractor: id, scaling: scaling, idlePoll: idlePoll),
+                       logger: logger, events: { await notifier.handle($0) })
+        }
+    }
+}
+
+/// In-process analysis workers: pools started after boot and stopped (running jobs finish) at
+/// shutdown.
 struct InProcessWorkers: LifecycleHandler {
     let pools: [WorkerPool]
+    let wakeups: JobWakeups
 
-    init(app: Application, parts: ServerParts, registry: ExtractorRegistry, concurrency: Int) {
-        let queue = JobQueue(database: app.db)
-        let runner = JobRunner(database: app.db, blobs: parts.blobs, registry: registry)
-        let notifier = StudyNotifier(database: app.db)
-        let metrics = parts.metrics.pipeline
-        pools = registry.descriptors.map { d in
-            metrics.poolSize(d.id, concurrency)
-            return WorkerPool(queue: queue, runner: runner, settings: .init(extractors: [d.id], concurrency: concurrency),
-                              logger: app.logger, events: { event in
-                                  metrics.record(event)
-                                  await notifier.handle(event)
-                              })
-        }
+    init(app: Application, parts: ServerParts, registry: ExtractorRegistry, scaling: Scaling) {
+        pools = WorkerPools.make(database: app.db, blobs: parts.blobs, registry: registry, extractors: registry.descriptors.map(\.id),
+                                 scaling: scaling, logger: app.logger)
+        wakeups = JobWakeups(databaseURL: parts.databaseURL, pools: pools, logger: app.logger)
     }
 
     func didBootAsync(_ application: Application) async throws {
         for pool in pools { await pool.start() }
+        wakeups.start()
     }
 
     func shutdownAsync(_ application: Application) async {
+        wakeups.stop()
         for pool in pools { await pool.stop() }
+    }
+}
+
+/// Wakes idle pools as soon as a job of their extractor becomes runnable. On PostgreSQL a
+/// trigger sends `NOTIFY karyon_jobs, '<extractor>'` (see `CreateWorkerPools`); this listens on
+/// a connection of its own and reconnects after failures. On SQLite there is nothing to listen
+/// to: pools poll (every half second when idle).
+final class JobWakeups: Sendable {
+    let databaseURL: String?
+    let pools: [String: WorkerPool]
+    let logger: Logger
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(databaseURL: String?, pools: [WorkerPool], logger: Logger) {
+        self.databaseURL = databaseURL
+        self.pools = Dictionary(pools.map { ($0.settings.extractor, $0) }, uniquingKeysWith: { a, _ in a })
+        self.logger = logger
+    }
+
+    func start() {
+        guard let url = databaseURL, !pools.isEmpty else { return }
+        let listener = Task { await self.listen(url: url) }
+        task.withLock { $0 = listener }
+    }
+
+    func stop() {
+        task.withLock { $0?.cancel(); $0 = nil }
+    }
+
+    private func listen(url: String) async {
+        var delay: Double = 0.5
+        while !Task.isCancelled {
+            do {
+                let configuration = try SQLPostgresConfiguration(url: url).coreConfiguration
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+                delay = 0.5
+                do {
+                    try await connection.listen(on: "karyon_jobs") { notifications in
+                        // Whatever was enqueued while (re)connecting is found by the next claim.
+                        for pool in self.pools.values { pool.doorbell.ring() }
+                        for try await note in notifications {
+                            self.pools[note.payload]?.doorbell.ring()
+                        }
+                    }
+                    try? await connection.close()
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("job notifications unavailable; polling until reconnected", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 2, 30)
+        }
     }
 }
 

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import Vapor
+
+/// Runs and watches the worker processes of `karyon up`: one `karyon worker` per extractor (the
+/// same binary), so an extractor that crashes takes down only its own process and attempt. A
+/// process that exits is started again after a back-off (1 s, doubling while it keeps dying
+/// young, at most 30 s). At shutdown every worker gets SIGTERM (finish or release, then exit)
+/// and SIGKILL if it outlives the grace period.
+final class WorkerSupervisor: LifecycleHandler, Sendable {
+    struct Child: Sendable {
+        let name: String
+        let arguments: [String]
+    }
+
+    let executable: URL
+    let children: [Child]
+    let environment: [String: String]
+    let grace: TimeInterval
+    let logger: Logger
+
+    private struct Running {
+        var process: Process
+        var started: Date
+        var delay: TimeInterval
+    }
+
+    private let state = NIOLockedValueBox<(stopping: Bool, running: [String: Running], restarts: Int)>((false, [:], 0))
+
+    init(executable: URL, children: [Child], environment: [String: String], grace: TimeInterval, logger: Logger) {
+        self.executable = executable
+        self.children = children
+        self.environment = environment
+        self.grace = grace
+        self.logger = logger
+    }
+
+    /// This program's own executable (Linux: `/proc/self/exe`).
+    static var currentExecutable: URL {
+        let proc = URL(fileURLWithPath: "/proc/self/exe")
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: proc.path) { return URL(fileURLWithPath: target) }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+    }
+
+    /// Process ids of the running workers by name (for tests and status).
+    var pids: [String: Int32] {
+        state.withLockedValue { $0.running.mapValues { $0.process.processIdentifier } }
+    }
+
+    /// How many times a worker was started again after exiting.
+    var restarts: Int { state.withLockedValue { $0.restarts } }
+
+    func didBootAsync(_ application: Application) async throws {
+        for child in children { try launch(child, delay: 1) }
+    }
+
+    private func launch(_ child: Child, delay: TimeInterval) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = child.arguments
+        var env = environment
+        env["KARYON_SUPERVISOR_PID"] = String(getpid())
+        process.environment = env
+        process.terminationHandler = { [weak self] p in self?.exited(child, process: p) }
+        let started = try state.withLockedValue { s -> Bool in
+            guard !s.stopping else { return false }
+            try process.run()
+            s.running[child.name] = Running(process: process, started: Date(), delay: delay)
+            return true
+        }
+        if started {
+            logger.info("worker process started", metadata: ["worker": "\(child.name)", "pid": "\(process.processIdentifier)"])
+        }
+    }
+
+    private func exited(_ child: Child, process: Process) {
+        let (stopping, previous) = state.withLockedValue { s -> (Bool, Running?) in
+            let previous = s.running[child.name]
+            if previous?.process === process { s.running[child.name] = nil }
+            return (s.stopping, previous)
+        }
+        guard !stopping else { return }
+        let lived = Date().timeIntervalSince(previous?.started ?? Date())
+        let delay = lived > 60 ? 1 : min(30, (previous?.delay ?? 1) * (lived < 10 ? 2 : 1))
+        let how = process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
+        logger.warning("worker process exited; restarting", metadata: ["worker": "\(child.name)", "exit": "\(how)",
+                                                                       "after": "\(Int(lived)) s", "restart_in": "\(delay) s"])
+        DispatchQueue.global().asyncAfter(deadline: .now() + (lived > 60 ? 0.2 : delay / 2)) { [weak self] in
+            guard let self else { return }
+            self.state.withLockedValue { $0.restarts += 1 }
+            do { try self.launch(child, delay: delay) } catch {
+                self.logger.error("worker process could not start", metadata: ["worker": "\(child.name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    func shutdownAsync(_ application: Application) async {
+        let processes = state.withLockedValue { s -> [Process] in
+            s.stopping = true
+            return s.running.values.map(\.process)
+        }
+        for p in processes where p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace + 5)
+        while processes.contains(where: \.isRunning), Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        for p in processes where p.isRunning {
+            logger.warning("worker process outlived the grace period; killing it", metadata: ["pid": "\(p.processIdentifier)"])
+            kill(p.processIdentifier, SIGKILL)
+        }
+        for p in processes { p.waitUntilExit() }
+    }
+}

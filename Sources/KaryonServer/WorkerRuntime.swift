@@ -1,0 +1,157 @@
+import Fluent
+import Foundation
+import KaryonAnalysis
+import KaryonPipeline
+import KaryonStore
+import Logging
+import Synchronization
+import Vapor
+
+/// How `karyon up` runs analysis next to the API.
+public enum WorkerMode: Sendable {
+    /// The API alone (`karyon serve`).
+    case none
+    /// Pools inside the server process (tests; small installations that want one process).
+    case inProcess(Scaling)
+    /// One supervised `karyon worker` process per extractor, restarted when it dies.
+    case processes(Scaling, grace: TimeInterval)
+}
+
+/// What a `karyon worker` process runs.
+public struct WorkerOptions: Sendable {
+    /// Extractor ids; nil means every built-in extractor.
+    public var extractors: [String]?
+    public var scaling: Scaling
+    /// How long SIGTERM waits for running jobs before releasing them.
+    public var grace: TimeInterval
+    public var policy: QueuePolicy
+    public var idlePoll: TimeInterval
+
+    public init(extractors: [String]? = nil, scaling: Scaling = .init(min: 1, max: System.coreCount), grace: TimeInterval = 30,
+                policy: QueuePolicy = .init(), idlePoll: TimeInterval = 0.5) {
+        self.extractors = extractors
+        self.scaling = scaling
+        self.grace = grace
+        self.policy = policy
+        self.idlePoll = idlePoll
+    }
+
+    /// Lease and poll overrides from the environment (`KARYON_JOB_LEASE_SECONDS`,
+    /// `KARYON_WORKER_POLL_MS`), for operators and for the tests that kill workers.
+    public mutating func apply(environment: [String: String]) throws {
+        if let raw = environment["KARYON_JOB_LEASE_SECONDS"], !raw.isEmpty {
+            guard let v = Double(raw), (1...3600).contains(v) else { throw ConfigurationError("KARYON_JOB_LEASE_SECONDS must be 1 to 3600, got '\(raw)'") }
+            policy.lease = v
+        }
+        if let raw = environment["KARYON_WORKER_POLL_MS"], !raw.isEmpty {
+            guard let v = Int(raw), (10...60_000).contains(v) else { throw ConfigurationError("KARYON_WORKER_POLL_MS must be 10 to 60000, got '\(raw)'") }
+            idlePoll = Double(v) / 1000
+        }
+    }
+}
+
+extension Runtime {
+    /// Runs worker pools against the configured database until SIGTERM/SIGINT (or, when started
+    /// by `karyon up`, until the supervisor goes away), then stops gracefully: no new claims,
+    /// running jobs get `grace` seconds, the rest are released. Does not migrate: the schema
+    /// must be current (the server or `karyon migrate` applies it), so that workers on other
+    /// machines never race a migration.
+    public static func work(_ configuration: ServerConfiguration, options: WorkerOptions) async throws {
+        umask(0o077)
+        var env = Environment(name: "production", arguments: ["karyon"])
+        try LoggingSystem.bootstrap(from: &env)
+        let app = try await Application.make(env)
+        do {
+            try await run(app, configuration, options)
+        } catch {
+            try? await app.asyncShutdown()
+            throw error
+        }
+        try await app.asyncShutdown()
+    }
+
+    private static func run(_ app: Application, _ configuration: ServerConfiguration, _ options: WorkerOptions) async throws {
+        let registry = ExtractorRegistry.standard
+        let known = registry.descriptors.map(\.id)
+        let extractors = options.extractors ?? known
+        if let unknown = extractors.first(where: { !known.contains($0) }) {
+            throw ConfigurationError("unknown extractor '\(unknown)' (built in: \(known.joined(separator: ", ")))")
+        }
+        guard FileManager.default.fileExists(atPath: configuration.dataDirectory) || configuration.databaseURL != nil else {
+            throw ConfigurationError("no Karyon data directory at \(configuration.dataDirectory); start the server (karyon up) or run karyon migrate first")
+        }
+        try await DatabaseSetup.use(configuration, on: app)
+        try await requireCurrentSchema(app.db)
+        guard FileManager.default.fileExists(atPath: configuration.keyFile) else {
+            throw ConfigurationError("no key file at \(configuration.keyFile): workers read the blob store with the server's keys (set KARYON_KEY_FILE)")
+        }
+        let blobs = try EncryptedBlobStore.open(directory: configuration.blobDirectory, keyFile: configuration.keyFile)
+        let pools = WorkerPools.make(database: app.db, blobs: blobs, registry: registry, extractors: extractors, scaling: options.scaling,
+                                     policy: options.policy, idlePoll: options.idlePoll, logger: app.logger)
+        let wakeups = JobWakeups(databaseURL: configuration.databaseURL, pools: pools, logger: app.logger)
+        let stop = StopSignal()
+        for pool in pools { await pool.start() }
+        wakeups.start()
+        app.logger.notice("worker started", metadata: ["extractors": "\(extractors.joined(separator: ","))", "pid": "\(getpid())",
+                                                         "min": "\(options.scaling.min)", "max": "\(options.scaling.max)"])
+        let reason = await stop.wait(supervisor: ProcessInfo.processInfo.environment["KARYON_SUPERVISOR_PID"].flatMap { pid_t($0) })
+        app.logger.notice("worker stopping", metadata: ["reason": "\(reason)", "grace": "\(options.grace)"])
+        wakeups.stop()
+        await withTaskGroup(of: Void.self) { group in
+            for pool in pools { group.addTask { await pool.stop(grace: options.grace) } }
+        }
+        app.logger.notice("worker stopped")
+    }
+
+    /// Refuses to work on a database whose migrations are not all applied.
+    static func requireCurrentSchema(_ db: any Database) async throws {
+        let applied: Set<String>
+        do {
+            applied = Set(try await MigrationLog.query(on: db).all().map(\.name))
+        } catch {
+            throw ConfigurationError("the database has no Karyon schema; start the server (karyon up) or run karyon migrate first")
+        }
+        let missing = StoreMigrations.all.map(\.name).filter { !applied.contains($0) }
+        guard missing.isEmpty else {
+            throw ConfigurationError("the database schema is behind this karyon (\(missing.count) migration(s) pending); run karyon migrate first")
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, or for the supervising process to disappear (its pid is no
+/// longer our parent).
+final class StopSignal: Sendable {
+    enum Reason: String { case sigterm = "SIGTERM", sigint = "SIGINT", supervisorGone = "supervisor gone" }
+
+    func wait(supervisor: pid_t?) async -> Reason {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Reason, Never>) in
+            let once = Once()
+            let queue = DispatchQueue(label: "karyon.worker.signals")
+            var sources: [any DispatchSourceProtocol] = []
+            @Sendable func finish(_ reason: Reason) {
+                let first = once.done.withLock { done in defer { done = true }; return !done }
+                if first { continuation.resume(returning: reason) }
+            }
+            for (sig, reason) in [(SIGTERM, Reason.sigterm), (SIGINT, .sigint)] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+                source.setEventHandler { finish(reason) }
+                source.resume()
+                sources.append(source)
+            }
+            if let supervisor {
+                let timer = DispatchSource.makeTimerSource(queue: queue)
+                timer.schedule(deadline: .now() + 1, repeating: 1)
+                timer.setEventHandler { if getppid() != supervisor { finish(.supervisorGone) } }
+                timer.resume()
+                sources.append(timer)
+            }
+            // The sources live as long as the process: a second signal during shutdown is ignored.
+            Self.keepQueue.sync { Self.keep += sources }
+        }
+    }
+
+    private final class Once: Sendable { let done = Mutex(false) }
+    private static let keepQueue = DispatchQueue(label: "karyon.worker.signal-sources")
+    nonisolated(unsafe) private static var keep: [any DispatchSourceProtocol] = []
+}
