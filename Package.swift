@@ -124,6 +124,7 @@ let package = Package(
         .testTarget(
             name: "KaryonServerTests",
             dependencies: [
+                "karyon",
                 "KaryonServer",
                 "KaryonStore",
                 "KaryonPipeline",

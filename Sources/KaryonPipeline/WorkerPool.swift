@@ -157,8 +157,12 @@ public actor WorkerPool {
             let outcome = try await queue.complete(job, output: output)
             let duration = Date().timeIntervalSince(started)
             meanRun = meanRun.map { 0.8 * $0 + 0.2 * duration } ?? duration
-            logger.info("job finished", metadata: meta.merging(["job.outcome": "\(outcome)", "job.seconds": "\(duration)"]) { $1 })
-            if outcome != .fenced { await events?(.succeeded(job, duration: duration)) }
+            if outcome == .fenced {
+                logger.warning("job result discarded: the lease was lost to another worker", metadata: meta.merging(["job.outcome": "fenced"]) { $1 })
+            } else {
+                logger.info("job finished", metadata: meta.merging(["job.outcome": "\(outcome)", "job.seconds": "\(duration)"]) { $1 })
+                await events?(.succeeded(job, duration: duration))
+            }
         } catch {
             let failure = error as? JobRunner.Failure
             let message = failure?.message ?? String(describing: error)

@@ -57,12 +57,13 @@ extension Runtime {
     /// must be current (the server or `karyon migrate` applies it), so that workers on other
     /// machines never race a migration.
     public static func work(_ configuration: ServerConfiguration, options: WorkerOptions) async throws {
+        let stop = StopSignal(supervisor: ProcessInfo.processInfo.environment["KARYON_SUPERVISOR_PID"].flatMap { pid_t($0) })
         umask(0o077)
         var env = Environment(name: "production", arguments: ["karyon"])
         try LoggingSystem.bootstrap(from: &env)
         let app = try await Application.make(env)
         do {
-            try await run(app, configuration, options)
+            try await run(app, configuration, options, stop: stop)
         } catch {
             try? await app.asyncShutdown()
             throw error
@@ -70,7 +71,7 @@ extension Runtime {
         try await app.asyncShutdown()
     }
 
-    private static func run(_ app: Application, _ configuration: ServerConfiguration, _ options: WorkerOptions) async throws {
+    private static func run(_ app: Application, _ configuration: ServerConfiguration, _ options: WorkerOptions, stop: StopSignal) async throws {
         let registry = ExtractorRegistry.standard
         let known = registry.descriptors.map(\.id)
         let extractors = options.extractors ?? known
@@ -89,12 +90,11 @@ extension Runtime {
         let pools = WorkerPools.make(database: app.db, blobs: blobs, registry: registry, extractors: extractors, scaling: options.scaling,
                                      policy: options.policy, idlePoll: options.idlePoll, logger: app.logger)
         let wakeups = JobWakeups(databaseURL: configuration.databaseURL, pools: pools, logger: app.logger)
-        let stop = StopSignal()
         for pool in pools { await pool.start() }
         wakeups.start()
         app.logger.notice("worker started", metadata: ["extractors": "\(extractors.joined(separator: ","))", "pid": "\(getpid())",
                                                          "min": "\(options.scaling.min)", "max": "\(options.scaling.max)"])
-        let reason = await stop.wait(supervisor: ProcessInfo.processInfo.environment["KARYON_SUPERVISOR_PID"].flatMap { pid_t($0) })
+        let reason = await stop.wait()
         app.logger.notice("worker stopping", metadata: ["reason": "\(reason)", "grace": "\(options.grace)"])
         wakeups.stop()
         await withTaskGroup(of: Void.self) { group in
@@ -118,40 +118,57 @@ extension Runtime {
     }
 }
 
-/// Waits for SIGTERM or SIGINT, or for the supervising process to disappear (its pid is no
-/// longer our parent).
+/// SIGTERM or SIGINT, or the supervising process disappearing (its pid is no longer our parent).
+/// Installed first thing, so a signal that arrives while the worker is still starting is kept
+/// and honoured once it runs, instead of killing it half-started.
 final class StopSignal: Sendable {
     enum Reason: String { case sigterm = "SIGTERM", sigint = "SIGINT", supervisorGone = "supervisor gone" }
 
-    func wait(supervisor: pid_t?) async -> Reason {
+    private let state = Mutex<(reason: Reason?, waiter: CheckedContinuation<Reason, Never>?)>((nil, nil))
+
+    init(supervisor: pid_t?) {
+        let queue = DispatchQueue(label: "karyon.worker.signals")
+        var sources: [any DispatchSourceProtocol] = []
+        for (sig, reason) in [(SIGTERM, Reason.sigterm), (SIGINT, .sigint)] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            source.setEventHandler { [weak self] in self?.fire(reason) }
+            source.resume()
+            sources.append(source)
+        }
+        if let supervisor {
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            timer.schedule(deadline: .now() + 1, repeating: 1)
+            timer.setEventHandler { [weak self] in if getppid() != supervisor { self?.fire(.supervisorGone) } }
+            timer.resume()
+            sources.append(timer)
+        }
+        // The sources live as long as the process: a second signal during shutdown is ignored.
+        Self.keepQueue.sync { Self.keep += sources }
+    }
+
+    private func fire(_ reason: Reason) {
+        let waiter = state.withLock { s -> CheckedContinuation<Reason, Never>? in
+            guard s.reason == nil else { return nil }
+            s.reason = reason
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(returning: reason)
+    }
+
+    /// Returns the first stop reason, at once if it already came.
+    func wait() async -> Reason {
         await withCheckedContinuation { (continuation: CheckedContinuation<Reason, Never>) in
-            let once = Once()
-            let queue = DispatchQueue(label: "karyon.worker.signals")
-            var sources: [any DispatchSourceProtocol] = []
-            @Sendable func finish(_ reason: Reason) {
-                let first = once.done.withLock { done in defer { done = true }; return !done }
-                if first { continuation.resume(returning: reason) }
+            let early = state.withLock { s -> Reason? in
+                if let r = s.reason { return r }
+                s.waiter = continuation
+                return nil
             }
-            for (sig, reason) in [(SIGTERM, Reason.sigterm), (SIGINT, .sigint)] {
-                signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-                source.setEventHandler { finish(reason) }
-                source.resume()
-                sources.append(source)
-            }
-            if let supervisor {
-                let timer = DispatchSource.makeTimerSource(queue: queue)
-                timer.schedule(deadline: .now() + 1, repeating: 1)
-                timer.setEventHandler { if getppid() != supervisor { finish(.supervisorGone) } }
-                timer.resume()
-                sources.append(timer)
-            }
-            // The sources live as long as the process: a second signal during shutdown is ignored.
-            Self.keepQueue.sync { Self.keep += sources }
+            if let early { continuation.resume(returning: early) }
         }
     }
 
-    private final class Once: Sendable { let done = Mutex(false) }
     private static let keepQueue = DispatchQueue(label: "karyon.worker.signal-sources")
     nonisolated(unsafe) private static var keep: [any DispatchSourceProtocol] = []
 }

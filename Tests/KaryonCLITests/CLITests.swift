@@ -5,15 +5,7 @@ import Testing
 
 /// Runs the real `karyon` binary built beside the test bundle.
 struct KaryonProcess {
-    static let binary: String = {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var dir = exe.deletingLastPathComponent()
-        // swift-testing may run the bundle from inside KaryonPackageTests.xctest.
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("karyon").path), dir.path != "/" {
-            dir.deleteLastPathComponent()
-        }
-        return dir.appendingPathComponent("karyon").path
-    }()
+    static let binary = KaryonBinary.path
 
     struct Output {
         var status: Int32

@@ -1,0 +1,68 @@
+import Foundation
+
+/// The `karyon` executable built next to the test bundle, for tests that run real processes.
+public enum KaryonBinary {
+    public static let path: String = {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        // swift-testing may run the bundle from inside KaryonPackageTests.xctest.
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("karyon").path), dir.path != "/" {
+            dir.deleteLastPathComponent()
+        }
+        return dir.appendingPathComponent("karyon").path
+    }()
+}
+
+/// A `karyon` child process whose output goes to a log file, for tests that signal, stop and
+/// kill real processes on 127.0.0.1.
+public final class KaryonChild: @unchecked Sendable {
+    public let process = Process()
+    public let logPath: String
+
+    /// Starts `karyon arguments…` with `environment` added to this process's environment.
+    public init(_ arguments: [String], environment: [String: String] = [:], logPath: String) throws {
+        self.logPath = logPath
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.executableURL = URL(fileURLWithPath: KaryonBinary.path)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    public func signal(_ sig: Int32) { kill(pid, sig) }
+
+    /// The log so far.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Waits up to `seconds` for the process to exit; returns its status, or nil if it still runs.
+    public func wait(upTo seconds: Double) async -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// SIGKILL and reap (cleanup; never leaves a process behind a failed test).
+    public func killNow() {
+        if process.isRunning { kill(pid, SIGCONT); kill(pid, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
+
+/// Polls `condition` every `interval` until it holds or `seconds` pass; returns whether it held.
+public func eventually(within seconds: Double, every interval: Double = 0.1, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .seconds(interval))
+    }
+    return try await condition()
+}
