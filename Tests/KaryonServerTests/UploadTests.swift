@@ -213,4 +213,26 @@ struct UploadTests {
             #expect(accepted.status == .created)
         }
     }
+
+    @Test("crash between blob write and commit: the orphan is collected at start-up once past the grace period; referenced blobs stay")
+    func orphanCollection() async throws {
+        try await TestServer.with { server in
+            let (token, _) = try await server.account("orphan@lab.example")
+            let (_, _, study) = try await server.records(token: token)
+            #expect(try await server.upload([("a.png", try TestImages.png(seed: 1))], study: study, token: token).status == .created)
+            let blobs = try #require(server.parts).blobs
+            // What an upload that died after writing its blob, before its commit, leaves behind.
+            let orphan = UUID()
+            _ = try blobs.put(Data(try TestImages.png(seed: 2)), id: orphan)
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            #expect(try await BlobSweeper.collectOrphans(store: blobs, db: server.app.db, logger: logger) == 0,
+                    "a fresh blob may belong to an upload still committing in another process")
+            let later = Date().addingTimeInterval(16 * 60)
+            #expect(try await BlobSweeper.collectOrphans(store: blobs, db: server.app.db, logger: logger, now: later) == 1)
+            #expect(throws: StoreError.self) { try blobs.get(orphan) }
+            for image in try await ImageRecord.query(on: server.app.db).all() {
+                #expect(throws: Never.self) { try blobs.get(image.blobID) }
+            }
+        }
+    }
 }

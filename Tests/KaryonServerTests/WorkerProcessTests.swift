@@ -22,7 +22,9 @@ struct WorkerProcessTests {
         try KaryonChild(["worker", "--extractors", extractors.joined(separator: ","), "--concurrency", "1"] + extra,
                         environment: ["KARYON_DATA_DIR": server.directory, "KARYON_DATABASE_URL": server.configuration.databaseURL ?? "",
                                       "KARYON_KEY_FILE": server.configuration.keyFile, "KARYON_JOB_LEASE_SECONDS": String(Self.lease),
-                                      "KARYON_WORKER_POLL_MS": "100"],
+                                      "KARYON_WORKER_POLL_MS": "100",
+                                      // Workers exit by themselves if this test process dies.
+                                      "KARYON_SUPERVISOR_PID": String(getpid())],
                         logPath: server.directory + "/\(name).log")
     }
 

@@ -33,10 +33,13 @@ enum BlobSweeper {
     }
 
     /// Deletes blobs that no image or result references — left behind when a process died
-    /// between writing a blob and committing its row. Run at start-up, before serving.
+    /// between writing a blob and committing its row. Run at start-up, before serving. Only blobs
+    /// written more than `grace` ago count: another server on the same store may be between
+    /// writing a blob and committing its row right now.
     /// - Returns: how many blobs were removed.
-    static func collectOrphans(store: any BlobStore, db: any Database, logger: Logger) async throws -> Int {
-        let stored = try store.allIDs()
+    static func collectOrphans(store: any BlobStore, db: any Database, logger: Logger, grace: TimeInterval = 15 * 60,
+                               now: Date = Date()) async throws -> Int {
+        let stored = try store.allIDs(writtenBefore: now.addingTimeInterval(-grace))
         guard !stored.isEmpty else { return 0 }
         var referenced = Set(try await ImageRecord.query(on: db).all(\.$blobID))
         for artefacts in try await ResultRecord.query(on: db).all(\.$artefacts) {

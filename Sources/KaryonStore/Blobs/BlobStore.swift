@@ -32,4 +32,8 @@ public protocol BlobStore: Sendable {
     /// The ids of every blob, including incomplete leftovers of an interrupted `put`, so that start-up
     /// can collect the ones no database row points to. Sorted.
     func allIDs() throws -> [UUID]
+
+    /// Ids of blobs last written before `cutoff`: candidates for orphan collection that cannot
+    /// belong to an upload still on its way to its commit (in this or another process).
+    func allIDs(writtenBefore cutoff: Date) throws -> [UUID]
 }

@@ -143,6 +143,16 @@ public final class EncryptedBlobStore: BlobStore, @unchecked Sendable {
         try Self.listIDs(in: directory, limit: nil)
     }
 
+    public func allIDs(writtenBefore cutoff: Date) throws -> [UUID] {
+        try allIDs().filter { id in
+            [blobPath(id), keyPath(id)].allSatisfy { path in
+                var info = stat()
+                guard stat(path, &info) == 0 else { return true }  // a missing half is not "recent"
+                return Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9 < cutoff.timeIntervalSince1970
+            }
+        }
+    }
+
     // MARK: - Paths
 
     func name(_ id: UUID) -> String { id.uuidString.lowercased() }

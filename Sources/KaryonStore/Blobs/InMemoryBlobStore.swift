@@ -38,4 +38,9 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
     public func allIDs() throws -> [UUID] {
         lock.withLock { blobs.keys.sorted { $0.uuidString < $1.uuidString } }
     }
+
+    /// Memory holds no write times: every blob counts as old.
+    public func allIDs(writtenBefore cutoff: Date) throws -> [UUID] {
+        try allIDs()
+    }
 }
