@@ -42,7 +42,7 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
     _ = try await BlobSweeper.collectOrphans(store: store, db: app.db, logger: app.logger)
 
     let keyFile = try SigningKeyFile.loadOrCreate(path: configuration.jwtKeyFile)
-    let audit = Audit()
+    let audit = Audit(writer: AuditWriter(database: app.db))
     let context = AppContext(
         configuration: configuration, blobs: store, registry: registry,
         accessTokens: await AccessTokens(file: keyFile, lifetime: configuration.accessTokenLifetime),

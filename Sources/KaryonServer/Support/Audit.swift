@@ -5,25 +5,46 @@ import Vapor
 
 /// Appends audit rows: every read and write of patient-linked data and every denial.
 /// Rows carry ids and verbs only (no names, addresses or other PHI).
+///
+/// Events outside a caller's transaction go through one ``AuditWriter`` (group commit): each
+/// request still waits until its row is committed, but concurrent requests share one `INSERT`
+/// and one commit (one fsync) instead of paying for one each.
 struct Audit: Sendable {
+    let writer: AuditWriter?
+
+    init(writer: AuditWriter? = nil) {
+        self.writer = writer
+    }
+
     /// Records one event for `request`'s caller (if any). A failure to write the audit row fails
-    /// the request: an unaudited read of health data must not succeed silently.
+    /// the request: an unaudited read of health data must not succeed silently. Pass `db` to
+    /// write inside the caller's transaction.
     func record(_ request: Request, _ action: String, _ resourceType: String, _ resourceID: UUID?,
                 outcome: AuditEvent.Outcome = .success, on db: (any Database)? = nil) async throws {
         let principal = request.auth.get(Principal.self)
-        try await Self.append(AuditEvent(
-            actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
-            resourceID: resourceID?.uuidString.lowercased(), outcome: outcome, requestID: request.id), on: db ?? request.db)
+        let event = AuditEvent(actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
+                               resourceID: resourceID?.uuidString.lowercased(), outcome: outcome, requestID: request.id)
+        if db == nil, let writer {
+            try await writer.append(event)
+        } else {
+            try await Self.insert([event], on: db ?? request.db)
+        }
     }
 
-    /// Inserts the row with one plain `INSERT` (every audited request pays for this).
-    static func append(_ event: AuditEvent, on db: any Database) async throws {
-        guard let sql = db as? any SQLDatabase else { return try await event.create(on: db) }
-        try await sql.insert(into: AuditEvent.schema)
+    /// Inserts the rows with one plain multi-row `INSERT`.
+    static func insert(_ events: [AuditEvent], on db: any Database) async throws {
+        guard let sql = db as? any SQLDatabase else {
+            for event in events { try await event.create(on: db) }
+            return
+        }
+        var insert = sql.insert(into: AuditEvent.schema)
             .columns("id", "at", "actor_id", "token_id", "action", "resource_type", "resource_id", "outcome", "request_id")
-            .values(SQLBind(event.id ?? UUID()), SQLBind(event.at), SQLBind(event.actorID), SQLBind(event.tokenID), SQLBind(event.action),
-                    SQLBind(event.resourceType), SQLBind(event.resourceID), SQLBind(event.outcome), SQLBind(event.requestID))
-            .run()
+        for event in events {
+            insert = insert.values(SQLBind(event.id ?? UUID()), SQLBind(event.at), SQLBind(event.actorID), SQLBind(event.tokenID),
+                                   SQLBind(event.action), SQLBind(event.resourceType), SQLBind(event.resourceID), SQLBind(event.outcome),
+                                   SQLBind(event.requestID))
+        }
+        try await insert.run()
     }
 
     /// Records a denial; never throws (the caller is already answering with an error).
@@ -32,8 +53,50 @@ struct Audit: Sendable {
         let event = AuditEvent(
             actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
             resourceID: resourceID?.lowercased(), outcome: .denied, requestID: request.id)
-        do { try await Self.append(event, on: request.db) } catch {
+        do {
+            if let writer { try await writer.append(event) } else { try await Self.insert([event], on: request.db) }
+        } catch {
             request.logger.error("audit write failed", metadata: ["audit.action": "\(action)", "error": "\(error)"])
         }
+    }
+}
+
+/// Group commit for audit rows: callers wait for their row to be committed; while one batch is
+/// being written the next accumulates, so under load many rows share one statement and one
+/// commit, and with no load a row is written at once (no timer, no added delay).
+actor AuditWriter {
+    let database: any Database
+    /// Rows per statement (9 bound values each, well under SQLite's limit of 32 766).
+    let maxBatch = 500
+    private var pending: [(event: AuditEvent, done: CheckedContinuation<Void, any Error>)] = []
+    private var writing = false
+
+    init(database: any Database) {
+        self.database = database
+    }
+
+    /// Returns once `event` is committed; throws if its batch failed.
+    func append(_ event: AuditEvent) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            pending.append((event, done))
+            if !writing {
+                writing = true
+                Task { await drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(maxBatch))
+            pending.removeFirst(batch.count)
+            do {
+                try await Audit.insert(batch.map(\.event), on: database)
+                for item in batch { item.done.resume() }
+            } catch {
+                for item in batch { item.done.resume(throwing: error) }
+            }
+        }
+        writing = false
     }
 }
