@@ -118,8 +118,13 @@ struct StudyNotifier: Sendable {
                 let dead = try await Job.query(on: database).filter(\.$studyID == job.studyID).filter(\.$state == Job.State.dead.rawValue).count()
                 let message = dead == 0 ? "Analysis of study “\(study.title)” finished." :
                     "Analysis of study “\(study.title)” finished; \(dead) job(s) failed."
-                try await UserNotification(userID: study.createdBy, kind: dead == 0 ? "analysis.finished" : "analysis.partial",
-                                           message: message, resourceType: "study", resourceID: job.studyID).create(on: database)
+                // Workers finishing a study's last jobs at the same moment may all get here: the
+                // key (study and its job count) lets one notification through; more uploads, a new key.
+                let total = try await Job.query(on: database).filter(\.$studyID == job.studyID).count()
+                let note = UserNotification(userID: study.createdBy, kind: dead == 0 ? "analysis.finished" : "analysis.partial",
+                                            message: message, resourceType: "study", resourceID: job.studyID)
+                note.dedupeKey = "study-finished:\(job.studyID.uuidString.lowercased()):\(total)"
+                try await note.create(on: database)
             case .failed(let job, let state, let message):
                 guard state == .dead, let study = try await Study.find(job.studyID, on: database) else { return }
                 try await UserNotification(userID: study.createdBy, kind: "job.failed",

@@ -2,7 +2,8 @@ import FluentKit
 import SQLKit
 
 /// Worker processes and their pools, and what the pipeline needs across processes: when each
-/// attempt started (run time for the metrics), an index on finish time, and on PostgreSQL a
+/// attempt started (run time for the metrics), an index on finish time, a unique key for
+/// notifications that several workers may raise at once, and on PostgreSQL a
 /// `NOTIFY karyon_jobs` whenever a job becomes runnable, so idle workers wake at once instead of
 /// at their next poll.
 public struct CreateWorkerPools: AsyncMigration {
@@ -10,6 +11,7 @@ public struct CreateWorkerPools: AsyncMigration {
 
     public func prepare(on database: any Database) async throws {
         try await database.schema(Job.schema).field("started_at", .datetime).update()
+        try await database.schema(UserNotification.schema).field("dedupe_key", .string).update()
         try await database.schema("worker_pools")
             .field("id", .string, .identifier(auto: false))
             .field("worker_id", .string, .required)
@@ -26,6 +28,7 @@ public struct CreateWorkerPools: AsyncMigration {
         guard let sql = database as? any SQLDatabase else { return }
         try await sql.raw("CREATE INDEX jobs_finished ON jobs (finished_at)").run()
         try await sql.raw("CREATE INDEX worker_pools_seen ON worker_pools (seen_at)").run()
+        try await sql.raw("CREATE UNIQUE INDEX notifications_dedupe ON notifications (dedupe_key)").run()
         if sql.dialect.name == "postgresql" {
             try await sql.raw("""
                 CREATE FUNCTION jobs_notify_runnable() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -47,6 +50,8 @@ public struct CreateWorkerPools: AsyncMigration {
             try await sql.raw("DROP FUNCTION IF EXISTS jobs_notify_runnable()").run()
         }
         try await database.schema("worker_pools").delete()
+        if let sql = database as? any SQLDatabase { try await sql.raw("DROP INDEX IF EXISTS notifications_dedupe").run() }
+        try await database.schema(UserNotification.schema).deleteField("dedupe_key").update()
         if let sql = database as? any SQLDatabase { try await sql.raw("DROP INDEX IF EXISTS jobs_finished").run() }
         try await database.schema(Job.schema).deleteField("started_at").update()
     }
