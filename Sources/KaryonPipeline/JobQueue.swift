@@ -17,6 +17,29 @@ public struct ClaimedJob: Sendable, Equatable {
     public let maxAttempts: Int
     /// Presented with every heartbeat, completion and failure; a newer claim replaces it.
     public let attemptToken: UUID
+
+    public init(id: UUID, imageID: UUID, studyID: UUID, extractorID: String, extractorVersion: String, parameters: String,
+                parameterHash: String, attempt: Int, maxAttempts: Int, attemptToken: UUID) {
+        self.id = id
+        self.imageID = imageID
+        self.studyID = studyID
+        self.extractorID = extractorID
+        self.extractorVersion = extractorVersion
+        self.parameters = parameters
+        self.parameterHash = parameterHash
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.attemptToken = attemptToken
+    }
+
+    /// The attempt a worker outside this process says it holds: the job as stored, with the
+    /// token the worker presents. The queue's fencing decides whether that token still holds the
+    /// lease; this value only names the attempt.
+    public init(_ job: Job, presenting token: UUID) throws {
+        self.init(id: try job.requireID(), imageID: job.imageID, studyID: job.studyID, extractorID: job.extractorID,
+                  extractorVersion: job.extractorVersion, parameters: job.parameters, parameterHash: job.parameterHash,
+                  attempt: job.attempts, maxAttempts: job.maxAttempts, attemptToken: token)
+    }
 }
 
 /// How often and how long to retry, and how long a lease lasts.
@@ -80,7 +103,7 @@ public struct JobQueue: Sendable {
         let rows = try await sql.raw("""
             UPDATE jobs SET state = 'running', attempts = attempts + 1, attempt_token = \(bind: token),
                 worker_id = \(bind: worker), lease_expires_at = \(bind: now.addingTimeInterval(policy.lease)),
-                updated_at = \(bind: now)
+                claimed_at = \(bind: now), updated_at = \(bind: now)
             WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= \(bind: now)
                         AND extractor_id IN (\(binds: extractors)) ORDER BY run_after, created_at LIMIT 1\(lock))
               AND state IN ('queued', 'failed')

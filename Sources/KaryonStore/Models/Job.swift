@@ -36,6 +36,8 @@ public final class Job: Model, @unchecked Sendable {
     @Field(key: "created_at") public var createdAt: Date
     @Field(key: "updated_at") public var updatedAt: Date
     @OptionalField(key: "finished_at") public var finishedAt: Date?
+    /// When the current (or last) attempt was claimed.
+    @OptionalField(key: "claimed_at") public var claimedAt: Date?
 
     public init() {}
 
