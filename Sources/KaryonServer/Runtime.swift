@@ -1,5 +1,6 @@
 import Fluent
 import Foundation
+import KaryonPipeline
 import KaryonStore
 import Logging
 import Vapor
@@ -18,6 +19,8 @@ public enum Runtime {
         let app = try await Application.make(env)
         do {
             let parts = try await configure(app, configuration: configuration)
+            app.lifecycle.use(LeaseReaper(queue: JobQueue(database: app.db, policy: parts.queuePolicy),
+                                          interval: configuration.reapInterval, logger: app.logger))
             if workers > 0 {
                 app.lifecycle.use(InProcessWorkers(app: app, parts: parts, registry: .standard, concurrency: workers))
             }

@@ -15,6 +15,7 @@ import Foundation
 /// | `KARYON_ACCESS_TOKEN_MINUTES` | 1–1440 | `15` |
 /// | `KARYON_OPEN_REGISTRATION` | `true`/`false` | `true` until an administrator changes the setting |
 /// | `KARYON_MAX_CONCURRENT_UPLOADS` | per user | `4` |
+/// | `KARYON_JOB_LEASE_SECONDS` | 5–3600 | `60` (a claimed job not heartbeaten for this long goes back to the queue) |
 public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     public var databaseURL: String?
@@ -27,6 +28,10 @@ public struct ServerConfiguration: Sendable {
     public var accessTokenLifetime: TimeInterval
     public var openRegistrationDefault: Bool
     public var maxConcurrentUploadsPerUser: Int
+    /// How long a claim holds a job without a heartbeat, for Karyon's own workers and external ones.
+    public var jobLease: TimeInterval
+    /// How often expired leases are given back to the queue.
+    public var reapInterval: TimeInterval = 5
     /// JSON request bodies above this size are refused with 413.
     public var jsonBodyLimitBytes: Int = 1 << 20
     /// Largest page a list endpoint returns, whatever `limit` asks.
@@ -41,7 +46,7 @@ public struct ServerConfiguration: Sendable {
     public init(dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8080,
                 keyFile: String? = nil, jwtKeyFile: String? = nil, uploadLimitBytes: Int = 512 << 20,
                 pixelLimit: Int = 1 << 28, accessTokenLifetime: TimeInterval = 15 * 60,
-                openRegistrationDefault: Bool = true, maxConcurrentUploadsPerUser: Int = 4) {
+                openRegistrationDefault: Bool = true, maxConcurrentUploadsPerUser: Int = 4, jobLease: TimeInterval = 60) {
         self.dataDirectory = dataDirectory
         self.databaseURL = databaseURL
         self.host = host
@@ -53,6 +58,7 @@ public struct ServerConfiguration: Sendable {
         self.accessTokenLifetime = accessTokenLifetime
         self.openRegistrationDefault = openRegistrationDefault
         self.maxConcurrentUploadsPerUser = maxConcurrentUploadsPerUser
+        self.jobLease = jobLease
     }
 
     /// Reads the keys in the table above; malformed values are errors, not silently defaulted.
@@ -86,7 +92,8 @@ public struct ServerConfiguration: Sendable {
             pixelLimit: try integer("KARYON_PIXEL_LIMIT", 1...(1 << 34), default: 1 << 28),
             accessTokenLifetime: TimeInterval(try integer("KARYON_ACCESS_TOKEN_MINUTES", 1...1440, default: 15) * 60),
             openRegistrationDefault: registration,
-            maxConcurrentUploadsPerUser: try integer("KARYON_MAX_CONCURRENT_UPLOADS", 1...64, default: 4))
+            maxConcurrentUploadsPerUser: try integer("KARYON_MAX_CONCURRENT_UPLOADS", 1...64, default: 4),
+            jobLease: TimeInterval(try integer("KARYON_JOB_LEASE_SECONDS", 5...3600, default: 60)))
     }
 }
 

@@ -81,15 +81,9 @@ struct StudyController: Sendable {
         study.marker = try Check.optionalText(body.marker, "marker", max: 100)
         study.pixelSize = body.pixel_size
         for choice in body.extractors ?? [] {
-            let configured: ConfiguredExtractor
-            do {
-                configured = try context.registry.configure(choice.id, values: choice.parameters ?? [:])
-            } catch let error as ExtractorError {
-                throw APIError.unprocessable(error.message, code: error.code.rawValue)
-            }
-            let sub = StudyExtractor(studyID: try study.requireID(), extractorID: configured.descriptor.id,
-                                     extractorVersion: configured.descriptor.version,
-                                     parameters: configured.parameters.canonicalJSON, parameterHash: configured.parameterHash)
+            let resolved = try await context.subscriptions.resolve(choice.id, parameters: choice.parameters ?? [:],
+                                                                   project: patient.projectID, on: req.db)
+            let sub = resolved.subscription(study: try study.requireID())
             guard !subscriptions.contains(where: { $0.extractorID == sub.extractorID && $0.parameterHash == sub.parameterHash }) else {
                 throw APIError.unprocessable("Extractor '\(sub.extractorID)' is listed twice with the same parameters.")
             }

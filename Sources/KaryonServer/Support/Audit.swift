@@ -10,10 +10,16 @@ struct Audit: Sendable {
     /// the request: an unaudited read of health data must not succeed silently.
     func record(_ request: Request, _ action: String, _ resourceType: String, _ resourceID: UUID?,
                 outcome: AuditEvent.Outcome = .success, on db: (any Database)? = nil) async throws {
+        try await record(request, action, resourceType, name: resourceID?.uuidString.lowercased(), outcome: outcome, on: db)
+    }
+
+    /// As above, for a resource named by a string (an extractor id).
+    func record(_ request: Request, _ action: String, _ resourceType: String, name: String?,
+                outcome: AuditEvent.Outcome = .success, on db: (any Database)? = nil) async throws {
         let principal = request.auth.get(Principal.self)
         try await Self.append(AuditEvent(
             actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
-            resourceID: resourceID?.uuidString.lowercased(), outcome: outcome, requestID: request.id), on: db ?? request.db)
+            resourceID: name, outcome: outcome, requestID: request.id), on: db ?? request.db)
     }
 
     /// Inserts the row with one plain `INSERT` (every audited request pays for this).

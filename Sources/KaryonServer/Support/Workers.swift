@@ -12,17 +12,13 @@ struct InProcessWorkers: LifecycleHandler {
     let pools: [WorkerPool]
 
     init(app: Application, parts: ServerParts, registry: ExtractorRegistry, concurrency: Int) {
-        let queue = JobQueue(database: app.db)
+        let queue = JobQueue(database: app.db, policy: parts.queuePolicy)
         let runner = JobRunner(database: app.db, blobs: parts.blobs, registry: registry)
-        let notifier = StudyNotifier(database: app.db)
-        let metrics = parts.metrics.pipeline
+        let outcomes = JobOutcomes(metrics: parts.metrics.pipeline, database: app.db)
         pools = registry.descriptors.map { d in
-            metrics.poolSize(d.id, concurrency)
+            outcomes.metrics.poolSize(d.id, concurrency)
             return WorkerPool(queue: queue, runner: runner, settings: .init(extractors: [d.id], concurrency: concurrency),
-                              logger: app.logger, events: { event in
-                                  metrics.record(event)
-                                  await notifier.handle(event)
-                              })
+                              logger: app.logger, events: outcomes.record)
         }
     }
 
@@ -32,6 +28,23 @@ struct InProcessWorkers: LifecycleHandler {
 
     func shutdownAsync(_ application: Application) async {
         for pool in pools { await pool.stop() }
+    }
+}
+
+/// What follows a finished attempt, wherever it ran (an in-process pool or an external worker
+/// over HTTP): the outcome metrics and the study creator's notifications.
+struct JobOutcomes: Sendable {
+    let metrics: PipelineMetrics
+    let notifier: StudyNotifier
+
+    init(metrics: PipelineMetrics, database: any Database) {
+        self.metrics = metrics
+        self.notifier = StudyNotifier(database: database)
+    }
+
+    @Sendable func record(_ event: WorkerPool.JobEvent) async {
+        metrics.record(event)
+        await notifier.handle(event)
     }
 }
 
