@@ -78,6 +78,27 @@ struct SubscriptionTests {
         }
     }
 
+    @Test("uploads racing a subscription: every image ends with exactly one job of it", arguments: TestDatabase.all)
+    func racingUploads(database: TestDatabase) async throws {
+        try await TestServer.with(database, adjust: { $0.maxConcurrentUploadsPerUser = 16 }) { server in
+            let (access, _) = try await server.account("race@lab.example")
+            let (_, _, study) = try await server.records(token: access)
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponseStatus.self) { group in
+                for n in 0..<6 {
+                    group.addTask { try await server.upload([("r\(n).png", try TestImages.png(seed: 200 + n))], study: study, token: access).status }
+                }
+                group.addTask {
+                    try await server.send(.POST, "/api/v1/studies/\(study)/extractors", token: access, json: ["id": "color"]).status
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == .created }, "\(statuses)")
+            let images = try await ImageRecord.query(on: server.app.db).all().compactMap(\.id)
+            let color = try await jobs(server, "color")
+            #expect(images.count == 6 && color.count == 6 && Set(color.map(\.imageID)) == Set(images))
+        }
+    }
+
     @Test("a new version of an external extractor: subscribing again moves the subscription and backfills the new version")
     func versionUpgrade() async throws {
         try await TestServer.with { server in
