@@ -17,21 +17,9 @@ public struct ClaimedJob: Sendable, Equatable {
     public let maxAttempts: Int
     /// Presented with every heartbeat, completion and failure; a newer claim replaces it.
     public let attemptToken: UUID
+}
 
-    public init(id: UUID, imageID: UUID, studyID: UUID, extractorID: String, extractorVersion: String, parameters: String,
-                parameterHash: String, attempt: Int, maxAttempts: Int, attemptToken: UUID) {
-        self.id = id
-        self.imageID = imageID
-        self.studyID = studyID
-        self.extractorID = extractorID
-        self.extractorVersion = extractorVersion
-        self.parameters = parameters
-        self.parameterHash = parameterHash
-        self.attempt = attempt
-        self.maxAttempts = maxAttempts
-        self.attemptToken = attemptToken
-    }
-
+extension ClaimedJob {
     /// The attempt a worker outside this process says it holds: the job as stored, with the
     /// token the worker presents. The queue's fencing decides whether that token still holds the
     /// lease; this value only names the attempt.

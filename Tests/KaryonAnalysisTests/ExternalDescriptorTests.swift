@@ -81,4 +81,31 @@ struct ExternalDescriptorTests {
             #expect(throws: ExtractorError.self, "columns \(columns.prefix(3))") { try make(columns: columns) }
         }
     }
+
+    @Test("reported values keep their JSON kind: true is not 1, 1 is not true")
+    func reportedValues() throws {
+        let decoded = try JSONDecoder().decode([String: ReportedValue].self, from: Data(
+            #"{"t": true, "one": 1, "x": 1.5, "s": "1", "n": null, "l": [1], "o": {"a": 1}}"#.utf8))
+        #expect(decoded == ["t": .boolean(true), "one": .number(1), "x": .number(1.5), "s": .text("1"), "n": .null,
+                            "l": .structured, "o": .structured])
+    }
+
+    @Test("reported features: declared order, missing columns null, every wrong kind refused with the column named")
+    func reportedFeatures() throws {
+        let columns = ["b", "a", "c"]
+        #expect(try ReportedFeatures.check(["a": .number(0.5), "b": .number(-2)], columns: columns, extractor: "x")
+                == #"{"b": -2, "a": 0.5, "c": null}"#)
+        let refusals: [([String: ReportedValue], String)] = [
+            (["a": .boolean(true)], "'a' must be a number or null, got true/false"),
+            (["a": .text("1")], "'a' must be a number or null, got a string"),
+            (["c": .structured], "'c' must be a number or null, got an array or object"),
+            (["b": .number(.infinity)], "'b' is inf"),
+            (["z": .null], "'z' is not a declared column"),
+            (["a": .null, "b": .null, "c": .null, "d": .null], "4 features reported but 3 columns declared"),
+        ]
+        for (reported, message) in refusals {
+            let error = #expect(throws: ExtractorError.self) { try ReportedFeatures.check(reported, columns: columns, extractor: "x") }
+            #expect(error?.code == .outputMismatch && error?.message.contains(message) == true, "\(error?.message ?? "")")
+        }
+    }
 }

@@ -295,23 +295,4 @@ struct ExternalWorkerTests {
             #expect(reply.status == .ok && (reply.object["job"] as? [String: Any])?["extractor"] as? String == "ext-texture", "\(reply.text)")
         }
     }
-
-    @Test("reported features: declared order, missing columns null, every wrong kind refused with the column named")
-    func reportedFeatures() throws {
-        let columns = ["b", "a", "c"]
-        #expect(try ReportedFeatures.check(["a": .number(0.5), "b": .number(-2)], columns: columns, extractor: "x")
-                == #"{"b": -2, "a": 0.5, "c": null}"#)
-        let refusals: [([String: ReportedValue], String)] = [
-            (["a": .boolean(true)], "'a' must be a number or null, got true/false"),
-            (["a": .text("1")], "'a' must be a number or null, got a string"),
-            (["c": .structured], "'c' must be a number or null, got an array or object"),
-            (["b": .number(.infinity)], "'b' is inf"),
-            (["z": .null], "'z' is not a declared column"),
-            (["a": .null, "b": .null, "c": .null, "d": .null], "4 features reported but 3 columns declared"),
-        ]
-        for (reported, message) in refusals {
-            let error = #expect(throws: JobError.self) { try ReportedFeatures.check(reported, columns: columns, extractor: "x") }
-            #expect(error?.code == .invalidFeatures && error?.message.contains(message) == true, "\(error?.message ?? "")")
-        }
-    }
 }

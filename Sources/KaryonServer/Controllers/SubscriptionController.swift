@@ -12,11 +12,8 @@ struct SubscriptionController: Sendable {
         enum CodingKeys: String, CodingKey, CaseIterable { case id, parameters, backfill }
         let id: String
         let parameters: [String: ParameterValue]?
+        /// Queue jobs for the images already in the study (default true).
         let backfill: Bool?
-
-        func validate() throws {
-            _ = try Check.text(id, "id", max: 64)
-        }
     }
 
     func register(_ routes: any RoutesBuilder) {

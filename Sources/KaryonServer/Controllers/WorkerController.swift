@@ -208,18 +208,18 @@ struct WorkerController: Sendable {
         let attempt = try ClaimedJob(job, presenting: body.attempt_token)
         let queue = context.queue(on: req.db)
         let outcomes = JobOutcomes(metrics: context.metrics.pipeline, database: req.db)
+        let columns = try ExternalDescriptor.columns(fromJSON: algorithm.columns ?? "[]", extractor: job.extractorID)
         let features: String
         do {
-            let columns = try ExternalDescriptor.columns(fromJSON: algorithm.columns ?? "[]", extractor: algorithm.id ?? job.extractorID)
             features = try ReportedFeatures.check(body.features, columns: columns, extractor: job.extractorID)
-        } catch let error as JobError {
+        } catch let error as ExtractorError {
             // The report is refused and the attempt ends as failed: retried after a backoff, then
             // dead-lettered with this message. Nothing of it is stored.
             guard let state = try await queue.fail(attempt, error: "invalid result from the worker: \(error.message)") else { throw Self.leaseLost }
             await outcomes.record(.failed(attempt, state: state, message: error.message))
             try await context.audit.record(req, "worker.complete", "job", attempt.id, outcome: .failure)
             let next = state == .dead ? "it is dead-lettered (no attempts left)" : "it will be offered again after a backoff"
-            throw APIError.unprocessable("\(error.message). The attempt was recorded as failed and \(next).", code: error.code.rawValue)
+            throw APIError.unprocessable("\(error.message). The attempt was recorded as failed and \(next).", code: "invalid_features")
         }
         guard let image = try await ImageRecord.find(job.imageID, on: req.db) else { throw APIError.notFound("job") }
         let outcome = try await queue.complete(attempt, output: .init(features: features, inputSHA256: image.sha256))

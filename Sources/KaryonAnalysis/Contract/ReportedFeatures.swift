@@ -1,5 +1,4 @@
 import Foundation
-import KaryonAnalysis
 
 /// One feature value as a worker outside Karyon reported it in JSON. Decoding never fails on the
 /// value's kind, so that a wrong kind is refused by ``ReportedFeatures/check(_:columns:extractor:)``
@@ -24,16 +23,16 @@ public enum ReportedValue: Decodable, Sendable, Equatable {
 
 /// The check a result from outside Karyon passes before it is stored — the counterpart of the
 /// runner's check that a built-in extractor produced what it declared
-/// (``ConfiguredExtractor/run(_:imageSHA256:)``).
+/// (``ConfiguredExtractor/run(_:imageSHA256:)``), for the columns an ``ExternalDescriptor`` declared.
 public enum ReportedFeatures {
     /// The stored features JSON for a report: every declared column in declared order, a finite
     /// number or null (a column the worker did not report is null).
     ///
-    /// - Throws: ``JobError`` (`invalidFeatures`) for more keys than columns, a key that is not a
-    ///   declared column, a value that is not a number or null, or a NaN or infinite number. The
-    ///   message names the column and says what is accepted.
+    /// - Throws: ``ExtractorError`` (`outputMismatch`) for more keys than columns, a key that is
+    ///   not a declared column, a value that is not a number or null, or a NaN or infinite number.
+    ///   The message names the column and says what is accepted.
     public static func check(_ reported: [String: ReportedValue], columns: [String], extractor: String) throws -> String {
-        func refuse(_ message: String) -> JobError { JobError(.invalidFeatures, "\(extractor): \(message)") }
+        func refuse(_ message: String) -> ExtractorError { ExtractorError(.outputMismatch, "\(extractor): \(message)") }
         guard reported.count <= columns.count else {
             throw refuse("\(reported.count) features reported but \(columns.count) columns declared")
         }
