@@ -4,6 +4,7 @@ import KaryonImaging
 import KaryonStore
 import KaryonTestSupport
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 import SQLKit
 import Testing
@@ -61,6 +62,11 @@ struct TestServer {
         if database == .postgres { await PostgresGate.shared.enter() }
         let app = try await Application.make(.testing)
         app.logger.logLevel = .critical
+        // A thread pool per server, with a thread more than SQLite connections: SQLiteNIO runs
+        // queries there and its busy handler spins while another connection's transaction holds
+        // the write lock, so servers sharing the process-wide pool (as many as run in parallel)
+        // could occupy every thread with spinners while the lock holder waits for one.
+        app.threadPool = NIOThreadPool(numberOfThreads: System.coreCount + 1)
         var server = TestServer(app: app, directory: directory, configuration: configuration, database: database)
         do {
             if database == .postgres { try await server.resetPostgres() }
