@@ -12,8 +12,10 @@ bootstrap:
 up: bootstrap release
 	KARYON_DATA_DIR=$(DATA_DIR) .build/release/karyon up
 
-## Run the whole test suite (Swift Testing).
+## Run the whole test suite (Swift Testing). The reference Python environment (.build-py/, made
+## by scripts/pyenv) runs the example external worker end to end.
 test: bootstrap
+	@scripts/pyenv >/dev/null
 	$(SWIFT) test
 
 ## Benchmarks: Karyon and the scikit-image reference side by side in one run, with ratios.

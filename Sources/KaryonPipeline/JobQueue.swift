@@ -19,6 +19,17 @@ public struct ClaimedJob: Sendable, Equatable {
     public let attemptToken: UUID
 }
 
+extension ClaimedJob {
+    /// The attempt a worker outside this process says it holds: the job as stored, with the
+    /// token the worker presents. The queue's fencing decides whether that token still holds the
+    /// lease; this value only names the attempt.
+    public init(_ job: Job, presenting token: UUID) throws {
+        self.init(id: try job.requireID(), imageID: job.imageID, studyID: job.studyID, extractorID: job.extractorID,
+                  extractorVersion: job.extractorVersion, parameters: job.parameters, parameterHash: job.parameterHash,
+                  attempt: job.attempts, maxAttempts: job.maxAttempts, attemptToken: token)
+    }
+}
+
 /// How often and how long to retry, and how long a lease lasts.
 public struct QueuePolicy: Sendable {
     /// A running job whose lease is older than this is given back to the queue by the reaper.
@@ -80,7 +91,7 @@ public struct JobQueue: Sendable {
         let rows = try await sql.raw("""
             UPDATE jobs SET state = 'running', attempts = attempts + 1, attempt_token = \(bind: token),
                 worker_id = \(bind: worker), lease_expires_at = \(bind: now.addingTimeInterval(policy.lease)),
-                started_at = \(bind: now), updated_at = \(bind: now)
+                claimed_at = \(bind: now), updated_at = \(bind: now)
             WHERE id = (SELECT id FROM jobs WHERE state IN ('queued', 'failed') AND run_after <= \(bind: now)
                         AND extractor_id IN (\(binds: extractors)) ORDER BY run_after, created_at LIMIT 1\(lock))
               AND state IN ('queued', 'failed')
@@ -220,12 +231,12 @@ public struct JobQueue: Sendable {
     /// Jobs that ended after `since` (oldest first, at most `limit`).
     public func finished(since: Date, limit: Int = 10_000) async throws -> [Finished] {
         let rows = try await sql.raw("""
-            SELECT id, extractor_id, state, finished_at, started_at FROM jobs
+            SELECT id, extractor_id, state, finished_at, claimed_at FROM jobs
             WHERE finished_at > \(bind: since) AND state IN ('succeeded', 'dead') ORDER BY finished_at LIMIT \(bind: limit)
             """).all()
         return try rows.map { row in
             let finished = try row.decode(column: "finished_at", as: Date.self)
-            let started = try row.decode(column: "started_at", as: Date?.self)
+            let started = try row.decode(column: "claimed_at", as: Date?.self)
             return Finished(id: try row.decode(column: "id", as: UUID.self), extractorID: try row.decode(column: "extractor_id", as: String.self),
                             state: Job.State(rawValue: try row.decode(column: "state", as: String.self)) ?? .dead, finishedAt: finished,
                             duration: started.map { max(0, finished.timeIntervalSince($0)) })

@@ -1,4 +1,6 @@
+import FluentKit
 import KaryonAnalysis
+import KaryonPipeline
 import KaryonStore
 
 /// The services controllers need, assembled once in ``configure(_:context:)`` and passed down
@@ -14,4 +16,13 @@ struct AppContext: Sendable {
     let uploads: UploadGate
     let catalog: RouteCatalog
     let metrics: MetricsExport
+    /// Wakes long-polling external workers when jobs are inserted.
+    let jobSignal: JobSignal
+    /// Resolves and stores study subscriptions (built-in and external extractors).
+    let subscriptions: Subscriptions
+
+    /// The queue on `db` with the configured lease.
+    func queue(on db: any Database) -> JobQueue {
+        JobQueue(database: db, policy: QueuePolicy(lease: configuration.jobLease))
+    }
 }

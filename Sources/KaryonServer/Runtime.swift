@@ -1,7 +1,7 @@
 import Fluent
+import Foundation
 import KaryonAnalysis
 import KaryonPipeline
-import Foundation
 import KaryonStore
 import Logging
 import Vapor
@@ -20,6 +20,8 @@ public enum Runtime {
         let app = try await Application.make(env)
         do {
             let parts = try await configure(app, configuration: configuration)
+            app.lifecycle.use(LeaseReaper(queue: JobQueue(database: app.db, policy: parts.queuePolicy),
+                                          interval: configuration.reapInterval, logger: app.logger))
             switch workers {
             case .none:
                 break

@@ -17,6 +17,7 @@ import Foundation
 /// | `KARYON_MAX_CONCURRENT_UPLOADS` | per user | `4` |
 /// | `KARYON_MAX_UPLOADS` | uploads in flight, all users | `32` (more → 503 with `Retry-After`) |
 /// | `KARYON_QUEUE_HIGH_WATER` | runnable jobs | `100000` (above it uploads get 503 with `Retry-After`) |
+/// | `KARYON_JOB_LEASE_SECONDS` | 1–3600 (decimals allowed) | `60` (a claimed job not heartbeaten for this long goes back to the queue) |
 public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     public var databaseURL: String?
@@ -33,6 +34,10 @@ public struct ServerConfiguration: Sendable {
     public var maxConcurrentUploads: Int = 32
     /// Runnable jobs above which uploads are refused until the workers catch up (backpressure).
     public var queueHighWater: Int = 100_000
+    /// How long a claim holds a job without a heartbeat, for Karyon's own workers and external ones.
+    public var jobLease: TimeInterval
+    /// How often expired leases are given back to the queue.
+    public var reapInterval: TimeInterval = 5
     /// JSON request bodies above this size are refused with 413.
     public var jsonBodyLimitBytes: Int = 1 << 20
     /// Largest page a list endpoint returns, whatever `limit` asks.
@@ -47,7 +52,7 @@ public struct ServerConfiguration: Sendable {
     public init(dataDirectory: String, databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8080,
                 keyFile: String? = nil, jwtKeyFile: String? = nil, uploadLimitBytes: Int = 512 << 20,
                 pixelLimit: Int = 1 << 28, accessTokenLifetime: TimeInterval = 15 * 60,
-                openRegistrationDefault: Bool = true, maxConcurrentUploadsPerUser: Int = 4) {
+                openRegistrationDefault: Bool = true, maxConcurrentUploadsPerUser: Int = 4, jobLease: TimeInterval = 60) {
         self.dataDirectory = dataDirectory
         self.databaseURL = databaseURL
         self.host = host
@@ -59,6 +64,7 @@ public struct ServerConfiguration: Sendable {
         self.accessTokenLifetime = accessTokenLifetime
         self.openRegistrationDefault = openRegistrationDefault
         self.maxConcurrentUploadsPerUser = maxConcurrentUploadsPerUser
+        self.jobLease = jobLease
     }
 
     /// Reads the keys in the table above; malformed values are errors, not silently defaulted.
@@ -67,6 +73,13 @@ public struct ServerConfiguration: Sendable {
             guard let raw = environment[key], !raw.isEmpty else { return value }
             guard let v = Int(raw), range.contains(v) else {
                 throw ConfigurationError("\(key) must be an integer in \(range.lowerBound)…\(range.upperBound), got '\(raw)'")
+            }
+            return v
+        }
+        func seconds(_ key: String, _ range: ClosedRange<Double>, default value: Double) throws -> Double {
+            guard let raw = environment[key], !raw.isEmpty else { return value }
+            guard let v = Double(raw), v.isFinite, range.contains(v) else {
+                throw ConfigurationError("\(key) must be a number of seconds in \(Int(range.lowerBound))…\(Int(range.upperBound)), got '\(raw)'")
             }
             return v
         }
@@ -92,7 +105,8 @@ public struct ServerConfiguration: Sendable {
             pixelLimit: try integer("KARYON_PIXEL_LIMIT", 1...(1 << 34), default: 1 << 28),
             accessTokenLifetime: TimeInterval(try integer("KARYON_ACCESS_TOKEN_MINUTES", 1...1440, default: 15) * 60),
             openRegistrationDefault: registration,
-            maxConcurrentUploadsPerUser: try integer("KARYON_MAX_CONCURRENT_UPLOADS", 1...64, default: 4))
+            maxConcurrentUploadsPerUser: try integer("KARYON_MAX_CONCURRENT_UPLOADS", 1...64, default: 4),
+            jobLease: try seconds("KARYON_JOB_LEASE_SECONDS", 1...3600, default: 60))
         maxConcurrentUploads = try integer("KARYON_MAX_UPLOADS", 1...4096, default: 32)
         queueHighWater = try integer("KARYON_QUEUE_HIGH_WATER", 1...100_000_000, default: 100_000)
     }

@@ -24,25 +24,19 @@ public struct WorkerOptions: Sendable {
     public var scaling: Scaling
     /// How long SIGTERM waits for running jobs before releasing them.
     public var grace: TimeInterval
-    public var policy: QueuePolicy
     public var idlePoll: TimeInterval
 
     public init(extractors: [String]? = nil, scaling: Scaling = .init(min: 1, max: System.coreCount), grace: TimeInterval = 30,
-                policy: QueuePolicy = .init(), idlePoll: TimeInterval = 0.5) {
+                idlePoll: TimeInterval = 0.5) {
         self.extractors = extractors
         self.scaling = scaling
         self.grace = grace
-        self.policy = policy
         self.idlePoll = idlePoll
     }
 
-    /// Lease and poll overrides from the environment (`KARYON_JOB_LEASE_SECONDS`,
-    /// `KARYON_WORKER_POLL_MS`), for operators and for the tests that kill workers.
+    /// The idle poll from the environment (`KARYON_WORKER_POLL_MS`); the lease comes from the
+    /// server configuration (`KARYON_JOB_LEASE_SECONDS`), shared with the API's reaper.
     public mutating func apply(environment: [String: String]) throws {
-        if let raw = environment["KARYON_JOB_LEASE_SECONDS"], !raw.isEmpty {
-            guard let v = Double(raw), (1...3600).contains(v) else { throw ConfigurationError("KARYON_JOB_LEASE_SECONDS must be 1 to 3600, got '\(raw)'") }
-            policy.lease = v
-        }
         if let raw = environment["KARYON_WORKER_POLL_MS"], !raw.isEmpty {
             guard let v = Int(raw), (10...60_000).contains(v) else { throw ConfigurationError("KARYON_WORKER_POLL_MS must be 10 to 60000, got '\(raw)'") }
             idlePoll = Double(v) / 1000
@@ -88,7 +82,7 @@ extension Runtime {
         }
         let blobs = try EncryptedBlobStore.open(directory: configuration.blobDirectory, keyFile: configuration.keyFile)
         let pools = WorkerPools.make(database: app.db, blobs: blobs, registry: registry, extractors: extractors, scaling: options.scaling,
-                                     policy: options.policy, idlePoll: options.idlePoll, logger: app.logger)
+                                     policy: QueuePolicy(lease: configuration.jobLease), idlePoll: options.idlePoll, logger: app.logger)
         let wakeups = JobWakeups(databaseURL: configuration.databaseURL, pools: pools, logger: app.logger)
         for pool in pools { await pool.start() }
         wakeups.start()

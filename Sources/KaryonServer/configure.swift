@@ -3,9 +3,21 @@ import FluentPostgresDriver
 import FluentSQLiteDriver
 import Foundation
 import KaryonAnalysis
+import KaryonPipeline
 import KaryonStore
 import SQLKit
 import Vapor
+
+/// What the running server shares with in-process workers.
+public struct ServerParts: Sendable {
+    public let blobs: any BlobStore
+    let metrics: MetricsExport
+    let jobSignal: JobSignal
+    /// Leases and retries, as configured.
+    let queuePolicy: QueuePolicy
+    /// PostgreSQL's URL (workers listen for job notifications on it); nil on SQLite.
+    let databaseURL: String?
+}
 
 /// Assembles the Karyon server on `app`: database (SQLite under the data directory, or
 /// PostgreSQL from `KARYON_DATABASE_URL`), migrations, the encrypted blob store, token keys,
@@ -14,14 +26,6 @@ import Vapor
 /// - Parameters:
 ///   - blobs: the blob store; the default is the encrypted store under the data directory.
 ///   - registry: the built-in extractors.
-/// What the running server shares with in-process workers.
-public struct ServerParts: Sendable {
-    public let blobs: any BlobStore
-    let metrics: MetricsExport
-    /// PostgreSQL's URL (workers listen for job notifications on it); nil on SQLite.
-    let databaseURL: String?
-}
-
 @discardableResult
 public func configure(_ app: Application, configuration: ServerConfiguration, blobs: (any BlobStore)? = nil,
                       registry: ExtractorRegistry = .standard) async throws -> ServerParts {
@@ -49,7 +53,7 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
         passwords: try Passwords(), audit: audit, access: Access(audit: audit),
         uploads: UploadGate(perUser: configuration.maxConcurrentUploadsPerUser, total: configuration.maxConcurrentUploads,
                            highWater: configuration.queueHighWater), catalog: RouteCatalog(),
-        metrics: MetricsExport(database: app.db))
+        metrics: MetricsExport(database: app.db), jobSignal: JobSignal(), subscriptions: Subscriptions(registry: registry))
 
     app.http.server.configuration.hostname = configuration.host
     app.http.server.configuration.port = configuration.port
@@ -58,7 +62,8 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
     app.middleware.use(ResponseHeadersMiddleware())
     app.middleware.use(APIErrorMiddleware())
     routes(app, context: context)
-    return ServerParts(blobs: store, metrics: context.metrics, databaseURL: configuration.databaseURL)
+    return ServerParts(blobs: store, metrics: context.metrics, jobSignal: context.jobSignal,
+                       queuePolicy: QueuePolicy(lease: configuration.jobLease), databaseURL: configuration.databaseURL)
 }
 
 /// Every route, public first, then those behind bearer authentication.
@@ -76,6 +81,8 @@ func routes(_ app: Application, context: AppContext) {
     NotificationController(context: context).register(authenticated)
     AdminController(context: context).register(authenticated)
     QueueController(context: context).register(authenticated)
+    SubscriptionController(context: context).register(authenticated)
+    WorkerController(context: context).register(authenticated)
     MetricsController(context: context).register(app)
 }
 

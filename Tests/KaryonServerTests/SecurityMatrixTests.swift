@@ -26,11 +26,24 @@ struct SecurityMatrixTests {
             let note = UserNotification(userID: UUID(uuidString: aID)!, kind: "analysis.finished", message: "done", resourceType: "study",
                                     resourceID: UUID(uuidString: study))
             try await note.create(on: server.app.db)
+            // A's external extractor, subscribed by A's study (backfilling the image) and one of its
+            // jobs claimed by A's worker: B must not see, claim or report on it.
+            let registered = try await server.send(.POST, "/api/v1/extractors", token: a, json: [
+                "id": "a-ext", "version": "1.0.0", "summary": "A's texture", "columns": ["x"]])
+            #expect(registered.status == .created, "\(registered.text)")
+            let subscribed = try await server.send(.POST, "/api/v1/studies/\(study)/extractors", token: a, json: ["id": "a-ext"])
+            #expect(subscribed.status == .created && subscribed.object["backfilled"] as? Int == 1, "\(subscribed.text)")
+            let subscription = subscribed.object["subscription_id"] as? String ?? ""
+            let worker = try await server.personalToken(a).secret
+            let claimed = try await server.send(.POST, "/api/v1/worker/claim", token: worker, json: ["extractors": ["a-ext"]])
+            #expect(claimed.status == .ok, "\(claimed.text)")
+            let externalJob = (claimed.object["job"] as? [String: Any])?["id"] as? String ?? ""
             let ids: [String: String] = [
                 "/api/v1/projects/{id}": project, "/api/v1/patients/{id}": patient, "/api/v1/studies/{id}": study,
                 "/api/v1/images/{id}": image, "/api/v1/tokens/{id}": token, "/api/v1/notifications/{id}": note.id!.api,
                 "/api/v1/admin/users/{id}": aID,
                 "/api/v1/admin/jobs/{id}": try await Job.query(on: server.app.db).first()?.id?.api ?? "",
+                "/api/v1/worker/jobs/{id}": externalJob,
             ]
             let before = try await snapshot(server)
             let deniedBefore = try await AuditEvent.query(on: server.app.db).filter(\.$outcome == "denied").count()
@@ -46,7 +59,7 @@ struct SecurityMatrixTests {
                     continue
                 }
                 var path = "/" + template.replacingOccurrences(of: "{id}", with: id)
-                path = path.replacingOccurrences(of: "{user_id}", with: aID)
+                path = path.replacingOccurrences(of: "{user_id}", with: aID).replacingOccurrences(of: "{subscription_id}", with: subscription)
                 let body: Any? = op.0 == .POST || op.0 == .PATCH ? ["name": "x", "email": "b@lab.example", "role": "owner", "notes": "B was here"] : nil
                 let reply: TestServer.Reply
                 if path.hasSuffix("/images"), op.0 == .POST {
@@ -82,6 +95,12 @@ struct SecurityMatrixTests {
         rows += try await APIToken.query(on: db).all().map { "\($0.id!) \($0.revokedAt == nil)" }
         rows += try await UserNotification.query(on: db).all().map { "\($0.id!) \($0.readAt == nil)" }
         rows += try await User.query(on: db).all().map { "\($0.id!) \($0.role)" }
+        rows += try await StudyExtractor.query(on: db).all().map { "\($0.id!) \($0.extractorID) \($0.extractorVersion)" }
+        rows += try await Job.query(on: db).all().map {
+            "\($0.id!) \($0.state) \($0.attempts) \($0.attemptToken?.uuidString ?? "-") \($0.leaseExpiresAt?.timeIntervalSince1970 ?? 0)"
+        }
+        rows += try await ResultRecord.query(on: db).all().map { "\($0.id!) \($0.features)" }
+        rows += try await Algorithm.query(on: db).all().map { "\($0.id!) \($0.version) \($0.ownerID?.uuidString ?? "-")" }
         return rows.sorted()
     }
 

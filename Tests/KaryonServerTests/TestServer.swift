@@ -2,7 +2,9 @@ import Fluent
 import Foundation
 import KaryonImaging
 import KaryonStore
+import KaryonTestSupport
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 import SQLKit
 import Testing
@@ -60,16 +62,23 @@ struct TestServer {
         if database == .postgres { await PostgresGate.shared.enter() }
         let app = try await Application.make(.testing)
         app.logger.logLevel = .critical
+        // A thread pool per server, with a thread more than SQLite connections: SQLiteNIO runs
+        // queries there and its busy handler spins while another connection's transaction holds
+        // the write lock, so servers sharing the process-wide pool (as many as run in parallel)
+        // could occupy every thread with spinners while the lock holder waits for one.
+        app.threadPool = NIOThreadPool(numberOfThreads: System.coreCount + 1)
         var server = TestServer(app: app, directory: directory, configuration: configuration, database: database)
         do {
             if database == .postgres { try await server.resetPostgres() }
             server.parts = try await configure(app, configuration: configuration)
             let result = try await body(server)
+            await app.http.server.shared.shutdown()
             try await app.asyncShutdown()
             if database == .postgres { await PostgresGate.shared.leave() }
             try? FileManager.default.removeItem(atPath: directory)
             return result
         } catch {
+            await app.http.server.shared.shutdown()
             try? await app.asyncShutdown()
             if database == .postgres { await PostgresGate.shared.leave() }
             try? FileManager.default.removeItem(atPath: directory)
@@ -92,6 +101,15 @@ struct TestServer {
             throw error
         }
         try await probe.asyncShutdown()
+    }
+
+    /// Starts a real HTTP listener on 127.0.0.1 at a free port (besides the in-memory client),
+    /// for clients in other processes; ``with(_:adjust:_:)`` stops it. Returns the base URL.
+    func listen() async throws -> String {
+        try await app.asyncBoot()
+        try await app.http.server.shared.start(address: .hostname("127.0.0.1", port: 0))
+        guard let port = app.http.server.shared.localAddress?.port else { throw FixtureError("the test server has no port") }
+        return "http://127.0.0.1:\(port)"
     }
 
     // MARK: Requests
@@ -135,6 +153,13 @@ struct TestServer {
         let login = try await send(.POST, "/api/v1/auth/login", json: ["email": email, "password": password])
         #expect(login.status == .ok, "login \(email): \(login.text)")
         return (login.object["access_token"] as? String ?? "", created.object["id"] as? String ?? "")
+    }
+
+    /// A personal API token (`kyn_…`) and its id, created with an access token.
+    func personalToken(_ accessToken: String, name: String = "worker") async throws -> (secret: String, id: String) {
+        let reply = try await send(.POST, "/api/v1/tokens", token: accessToken, json: ["name": name])
+        #expect(reply.status == .created, "token: \(reply.text)")
+        return (reply.object["token"] as? String ?? "", reply.object["id"] as? String ?? "")
     }
 
     /// Makes `email` an administrator directly in the database.

@@ -166,7 +166,7 @@ struct WorkerProcessTests {
             defer { w2.killNow() }
             #expect(try await eventually(within: 120) { try await job(server).state == "succeeded" })
             let done = try await job(server)
-            let ran = try #require(done.finishedAt).timeIntervalSince(try #require(done.startedAt))
+            let ran = try #require(done.finishedAt).timeIntervalSince(try #require(done.claimedAt))
             #expect(ran > 2 * Self.lease, "the job must outlive its lease to prove anything (ran \(ran) s)")
             #expect(done.attempts == 1 && done.workerID?.contains(":\(w1.pid)/") == true, "taken over despite heartbeats")
         }

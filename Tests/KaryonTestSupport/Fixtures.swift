@@ -13,6 +13,11 @@ public enum Fixtures {
 
     public static func path(_ name: String) -> String { root + "/" + name }
 
+    /// The root of the source tree (the folder holding `Package.swift`).
+    public static var repositoryRoot: String {
+        URL(fileURLWithPath: root).deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
     /// Decodes a fixture image with Karyon's codec.
     public static func image(_ name: String) throws -> AnyImage {
         try ImageCodec.decode(file: path(name))

@@ -37,7 +37,7 @@ public struct ConfiguredExtractor: Sendable {
     public var descriptor: ExtractorDescriptor { type(of: extractor).descriptor }
 
     /// SHA-256 (hex) of ``ParameterSet/canonicalJSON``.
-    public var parameterHash: String { sha256Hex(Array(parameters.canonicalJSON.utf8)) }
+    public var parameterHash: String { parameters.digest }
 
     /// Runs the extractor and checks that what it produced is what it declared: the same names in
     /// the same order, numbers finite, kinds matching.

@@ -9,20 +9,7 @@ extension ExtractorDescriptor {
         case .tolerance(let t): JSONText.object([("tolerance", JSONText.number(t))])
         case .seeded(let key): JSONText.object([("seeded_by", JSONText.string(key))])
         }
-        let parameters = d.parameters.map { p in
-            var pairs: [(String, String)] = [
-                ("key", JSONText.string(p.key)),
-                ("type", JSONText.string(p.type.name)),
-                ("default", JSONText.value(p.defaultValue)),
-            ]
-            if case .choice(let options) = p.type { pairs.append(("choices", JSONText.array(options.map(JSONText.string)))) }
-            if case .choiceList(let options) = p.type { pairs.append(("choices", JSONText.array(options.map(JSONText.string)))) }
-            pairs.append(("minimum", p.minimum.map(JSONText.number) ?? "null"))
-            pairs.append(("maximum", p.maximum.map(JSONText.number) ?? "null"))
-            pairs.append(("unit", p.unit.map(JSONText.string) ?? "null"))
-            pairs.append(("help", JSONText.string(p.help)))
-            return JSONText.object(pairs)
-        }
+        let parameters = d.parameters.map(\.jsonText)
         return JSONText.object([
             ("id", JSONText.string(d.id)),
             ("version", JSONText.string(d.version)),

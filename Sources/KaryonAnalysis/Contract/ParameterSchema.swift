@@ -287,4 +287,7 @@ public struct ParameterSet: Sendable, Hashable {
         let dict = Dictionary(uniqueKeysWithValues: entries.map { ($0.key, $0.value) })
         return String(decoding: try! encoder.encode(dict), as: UTF8.self)
     }
+
+    /// SHA-256 (hex) of ``canonicalJSON``: the parameter hash in a result's identity.
+    public var digest: String { sha256Hex(Array(canonicalJSON.utf8)) }
 }

@@ -19,7 +19,7 @@ struct BearerAuthenticator: AsyncMiddleware {
         if PersonalTokens.looksLikeToken(token) {
             let hash = PersonalTokens.hash(token)
             guard let row = try await APIToken.query(on: request.db).filter(\.$tokenHash == hash).first(),
-                  row.revokedAt == nil, row.expiresAt.map({ $0 > now }) ?? true,
+                  row.isActive(at: now),
                   let user = try await User.find(row.userID, on: request.db) else {
                 throw APIError.unauthorized("The API token is not valid (unknown, revoked or expired).")
             }

@@ -138,7 +138,6 @@ struct ImageController: Sendable {
         let known = try await ImageRecord.query(on: req.db).filter(\.$studyID == studyID)
             .filter(\.$sha256 ~~ uploads.map(\.sha256)).all()
         var bySHA = Dictionary(known.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
-        let subscriptions = try await StudyExtractor.query(on: req.db).filter(\.$studyID == studyID).all()
 
         var items: [[String: Any]] = []
         var fresh: [(ImageRecord, Data)] = []
@@ -183,8 +182,16 @@ struct ImageController: Sendable {
             return done
         }
         let records = fresh.map(\.0)
+        let queued: [String]
         do {
-            try await req.db.transaction { db in
+            queued = try await req.db.transaction { db in
+                // Read under the study's lock, so a subscription committing meanwhile is either
+                // seen here or backfills these images itself.
+                var subscriptions: [StudyExtractor] = []
+                if !records.isEmpty {
+                    try await Subscriptions.lock(study: studyID, on: db)
+                    subscriptions = try await StudyExtractor.query(on: db).filter(\.$studyID == studyID).all()
+                }
                 for record in records {
                     try await record.create(on: db)
                     for sub in subscriptions {
@@ -198,6 +205,7 @@ struct ImageController: Sendable {
                     try await IdempotencyRecord(userID: user, key: key, requestHash: requestHash, status: Int(status.code),
                                                 response: bodyText).create(on: db)
                 }
+                return subscriptions.map(\.extractorID)
             }
         } catch {
             try? await BlobSweeper.delete(written, from: blobs, pool: req.application.threadPool, logger: req.logger)
@@ -207,6 +215,7 @@ struct ImageController: Sendable {
             }
             throw error
         }
+        await context.jobSignal.notify(queued)
         var headers = HTTPHeaders()
         headers.add(name: .contentType, value: "application/json; charset=utf-8")
         return Response(status: status, headers: headers, body: .init(data: body))
@@ -232,7 +241,7 @@ struct ImageController: Sendable {
 
     @Sendable func download(_ req: Request) async throws -> Response {
         let image = try await context.access.image(req, .read, action: "image.download")
-        let data = try await readBlob(req, image, action: "image.download")
+        let data = try await context.imageBytes(req, image, action: "image.download")
         try await context.audit.record(req, "image.download", "image", image.id)
         var headers = HTTPHeaders()
         headers.add(name: .contentType, value: Self.mediaType(image.format))
@@ -248,7 +257,7 @@ struct ImageController: Sendable {
         guard let size = sizeText.map({ Int($0) }) ?? 256, (16...1024).contains(size) else {
             throw APIError.unprocessable("'size' must be an integer from 16 to 1024.")
         }
-        let data = try await readBlob(req, image, action: "image.thumbnail")
+        let data = try await context.imageBytes(req, image, action: "image.thumbnail")
         let png: [UInt8] = try await req.application.threadPool.runIfActive {
             let decoded = try ImageCodec.decode(data: [UInt8](data), name: "image")
             return try ImageCodec.encode(.uint8(try decoded.thumbnail(maxSide: size)), as: .png())
@@ -273,26 +282,6 @@ struct ImageController: Sendable {
         }
         try await BlobSweeper.delete(blobs, from: context.blobs, pool: req.application.threadPool, logger: req.logger)
         return Response(status: .noContent)
-    }
-
-    /// Decrypts an image's blob; an integrity failure is audited and answered without any byte of it.
-    private func readBlob(_ req: Request, _ image: ImageRecord, action: String) async throws -> Data {
-        let blobs = context.blobs
-        let blobID = image.blobID
-        do {
-            return try await req.application.threadPool.runIfActive { try blobs.get(blobID) }
-        } catch let error as StoreError {
-            try? await context.audit.record(req, action, "image", image.id, outcome: .failure)
-            req.logger.error("blob read failed", metadata: ["image.id": "\(image.id!)", "error.code": "\(error.code.rawValue)"])
-            switch error.code {
-            case .integrity:
-                throw APIError(.internalServerError, "integrity_error", "The stored image failed its integrity check and was not sent.")
-            case .notFound:
-                throw APIError(.internalServerError, "blob_missing", "The stored image is missing.")
-            default:
-                throw APIError(.internalServerError, "storage_error", "The stored image could not be read.")
-            }
-        }
     }
 
     static func mediaType(_ format: String) -> String {

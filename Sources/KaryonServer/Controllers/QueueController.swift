@@ -35,6 +35,7 @@ struct QueueController: Sendable {
         let id = try await context.access.id(req, resource: "job", action: "job.requeue")
         guard try await JobQueue(database: req.db).requeue(id) else { throw APIError.notFound("dead job") }
         try await context.audit.record(req, "job.requeue", "job", id)
+        if let job = try await Job.find(id, on: req.db) { await context.jobSignal.notify([job.extractorID]) }
         return Response(status: .noContent)
     }
 }

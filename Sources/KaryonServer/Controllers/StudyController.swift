@@ -74,34 +74,31 @@ struct StudyController: Sendable {
             throw APIError.notFound("patient")
         }
         try await context.access.require(.write, req, project: patient.projectID, action: "study.create", resource: "patient", id: body.patient_id)
-        var subscriptions: [StudyExtractor] = []
         let study = Study(projectID: patient.projectID, patientID: body.patient_id, title: try Check.text(body.title, "title"),
                           kind: Study.Kind(rawValue: body.kind.lowercased())!, createdBy: try req.principal.userID)
         study.stain = try Check.optionalText(body.stain, "stain", max: 100)
         study.marker = try Check.optionalText(body.marker, "marker", max: 100)
         study.pixelSize = body.pixel_size
+        var chosen: [Subscriptions.Resolved] = []
         for choice in body.extractors ?? [] {
-            let configured: ConfiguredExtractor
-            do {
-                configured = try context.registry.configure(choice.id, values: choice.parameters ?? [:])
-            } catch let error as ExtractorError {
-                throw APIError.unprocessable(error.message, code: error.code.rawValue)
+            let resolved = try await context.subscriptions.resolve(choice.id, parameters: choice.parameters ?? [:],
+                                                                   project: patient.projectID, on: req.db)
+            guard !chosen.contains(where: { $0.extractorID == resolved.extractorID && $0.parameters == resolved.parameters }) else {
+                throw APIError.unprocessable("Extractor '\(resolved.extractorID)' is listed twice with the same parameters.")
             }
-            let sub = StudyExtractor(studyID: try study.requireID(), extractorID: configured.descriptor.id,
-                                     extractorVersion: configured.descriptor.version,
-                                     parameters: configured.parameters.canonicalJSON, parameterHash: configured.parameterHash)
-            guard !subscriptions.contains(where: { $0.extractorID == sub.extractorID && $0.parameterHash == sub.parameterHash }) else {
-                throw APIError.unprocessable("Extractor '\(sub.extractorID)' is listed twice with the same parameters.")
-            }
-            subscriptions.append(sub)
+            chosen.append(resolved)
         }
-        let chosen = subscriptions
-        try await req.db.transaction { db in
+        let (subscriptions, choices, studyID) = (context.subscriptions, chosen, try study.requireID())
+        let stored = try await req.db.transaction { db in
             try await study.create(on: db)
-            for sub in chosen { try await sub.create(on: db) }
-            try await context.audit.record(req, "study.create", "study", study.id, on: db)
+            var stored: [StudyExtractor] = []
+            for resolved in choices {
+                stored.append(try await subscriptions.subscribe(resolved, study: studyID, backfill: false, on: db).subscription)
+            }
+            try await context.audit.record(req, "study.create", "study", studyID, on: db)
+            return stored
         }
-        return try JSONResponse.make(Representation.study(study, extractors: subscriptions, progress: StudyProgress()), status: .created)
+        return try JSONResponse.make(Representation.study(study, extractors: stored, progress: StudyProgress()), status: .created)
     }
 
     @Sendable func list(_ req: Request) async throws -> Response {

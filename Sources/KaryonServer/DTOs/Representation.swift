@@ -30,7 +30,7 @@ enum Representation {
 
     static func subscription(_ s: StudyExtractor) -> [String: Any] {
         ["id": s.extractorID, "version": s.extractorVersion, "parameters": JSONResponse.embedded(s.parameters),
-         "parameter_hash": s.parameterHash]
+         "parameter_hash": s.parameterHash, "subscription_id": orNull(s.id?.api)]
     }
 
     static func study(_ s: Study, extractors: [StudyExtractor], progress: StudyProgress) -> [String: Any] {

@@ -12,12 +12,16 @@ struct Operation: Sendable {
     var tag: String
     var authenticated = true
     var query: [(name: String, schema: Schema, description: String)] = []
+    /// Required request headers.
+    var headers: [(name: String, schema: Schema, description: String)] = []
     var requestBody: Schema? = nil
     var requestMediaType = "application/json"
     /// Success status and body; error statuses are added from ``errors``.
     var status = 200
     var response: Schema? = nil
     var responseMediaType = "application/json"
+    /// When set, a second success: 204 with no body, described by this text.
+    var noContent: String? = nil
     var errors: [Int] = []
 
     var id: String { "\(method.rawValue) \(path)" }
@@ -52,6 +56,9 @@ final class RouteCatalog: @unchecked Sendable {
             for q in op.query {
                 parameters.append(["name": q.name, "in": "query", "required": false, "schema": q.schema.json, "description": q.description])
             }
+            for h in op.headers {
+                parameters.append(["name": h.name, "in": "header", "required": true, "schema": h.schema.json, "description": h.description])
+            }
             if !parameters.isEmpty { entry["parameters"] = parameters }
             if let body = op.requestBody {
                 entry["requestBody"] = ["required": true, "content": [op.requestMediaType: ["schema": body.json]]]
@@ -60,6 +67,7 @@ final class RouteCatalog: @unchecked Sendable {
             var success: [String: Any] = ["description": "Success"]
             if let schema = op.response { success["content"] = [op.responseMediaType: ["schema": schema.json]] }
             responses[String(op.status)] = success
+            if let noContent = op.noContent { responses["204"] = ["description": noContent] }
             var errors = op.errors
             if op.authenticated { errors.append(401) }
             if op.requestBody != nil { errors.append(contentsOf: [400, 413, 415]) }

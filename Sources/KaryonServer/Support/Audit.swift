@@ -21,9 +21,15 @@ struct Audit: Sendable {
     /// write inside the caller's transaction.
     func record(_ request: Request, _ action: String, _ resourceType: String, _ resourceID: UUID?,
                 outcome: AuditEvent.Outcome = .success, on db: (any Database)? = nil) async throws {
+        try await record(request, action, resourceType, name: resourceID?.uuidString.lowercased(), outcome: outcome, on: db)
+    }
+
+    /// As above, for a resource named by a string (an extractor id).
+    func record(_ request: Request, _ action: String, _ resourceType: String, name: String?,
+                outcome: AuditEvent.Outcome = .success, on db: (any Database)? = nil) async throws {
         let principal = request.auth.get(Principal.self)
         let event = AuditEvent(actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
-                               resourceID: resourceID?.uuidString.lowercased(), outcome: outcome, requestID: request.id)
+                               resourceID: name, outcome: outcome, requestID: request.id)
         if db == nil, let writer {
             try await writer.append(event)
         } else {

@@ -49,20 +49,53 @@ enum JSONBody {
     /// Decodes `T`, refusing fields it does not declare.
     static func decode<T: RequestBody>(_ type: T.Type, from request: Request) throws -> T {
         let (data, object) = try object(request)
+        try refuseUnknown(Array(object.keys), for: T.self)
+        return try decode(T.self, data: data, with: JSONDecoder())
+    }
+
+    /// Decodes `T` like ``decode(_:from:)``, but also reads the number literals `NaN`, `Infinity`
+    /// and `-Infinity` (JSON5; Python's `json.dumps` writes them by default) instead of refusing
+    /// the whole body as malformed, so that the handler can refuse the values themselves with a
+    /// message naming the field — and act on the rest of the request.
+    static func decodeAllowingNonFinite<T: RequestBody>(_ type: T.Type, from request: Request) throws -> T {
+        do {
+            return try decode(T.self, from: request)
+        } catch let error as APIError where error.code == "malformed_json" {
+            guard let buffer = request.body.data else { throw error }
+            let data = Data(buffer.readableBytesView)
+            try checkDepth(data)
+            let lenient = JSONDecoder()
+            lenient.allowsJSON5 = true
+            guard let keys = try? lenient.decode(ObjectKeys.self, from: data) else { throw error }
+            try refuseUnknown(keys.names, for: T.self)
+            return try decode(T.self, data: data, with: lenient)
+        }
+    }
+
+    private static func refuseUnknown<T: RequestBody>(_ keys: [String], for type: T.Type) throws {
         let known = Set(T.fieldNames)
-        if let unknown = object.keys.sorted().first(where: { !known.contains($0) }) {
+        if let unknown = keys.sorted().first(where: { !known.contains($0) }) {
             throw APIError.badRequest(
                 "Unknown field '\(unknown)'; this request takes \(T.fieldNames.sorted().joined(separator: ", ")).",
                 code: "unknown_field")
         }
+    }
+
+    private static func decode<T: RequestBody>(_ type: T.Type, data: Data, with decoder: JSONDecoder) throws -> T {
         let value: T
         do {
-            value = try JSONDecoder().decode(T.self, from: data)
+            value = try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
             throw APIError.badRequest(describe(error), code: "invalid_field")
         }
         try value.validate()
         return value
+    }
+
+    /// The keys of a JSON object, whatever their values.
+    private struct ObjectKeys: Decodable {
+        let names: [String]
+        init(from decoder: any Decoder) throws { names = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue) }
     }
 
     /// Refuses JSON nested deeper than ``maxDepth`` by scanning brackets outside strings.

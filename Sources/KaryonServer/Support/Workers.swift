@@ -33,7 +33,7 @@ struct InProcessWorkers: LifecycleHandler {
 
     init(app: Application, parts: ServerParts, registry: ExtractorRegistry, scaling: Scaling) {
         pools = WorkerPools.make(database: app.db, blobs: parts.blobs, registry: registry, extractors: registry.descriptors.map(\.id),
-                                 scaling: scaling, logger: app.logger)
+                                 scaling: scaling, policy: parts.queuePolicy, logger: app.logger)
         wakeups = JobWakeups(databaseURL: parts.databaseURL, pools: pools, logger: app.logger)
     }
 
@@ -101,6 +101,21 @@ final class JobWakeups: Sendable {
             try? await Task.sleep(for: .seconds(delay))
             delay = min(delay * 2, 30)
         }
+    }
+}
+
+/// What follows a finished attempt that ran outside Karyon's pools (an external worker over
+/// HTTP): the study creator's notifications, as for in-process pools. (The metrics read job
+/// outcomes from the database, wherever the job ran.)
+struct JobOutcomes: Sendable {
+    let notifier: StudyNotifier
+
+    init(database: any Database) {
+        self.notifier = StudyNotifier(database: database)
+    }
+
+    @Sendable func record(_ event: WorkerPool.JobEvent) async {
+        await notifier.handle(event)
     }
 }
 

@@ -1,8 +1,8 @@
 import FluentKit
 import SQLKit
 
-/// Worker processes and their pools, and what the pipeline needs across processes: when each
-/// attempt started (run time for the metrics), an index on finish time, a unique key for
+/// Worker processes and their pools, and what the pipeline needs across processes: an index on
+/// finish time (the metrics read jobs that ended), a unique key for
 /// notifications that several workers may raise at once, and on PostgreSQL a
 /// `NOTIFY karyon_jobs` whenever a job becomes runnable, so idle workers wake at once instead of
 /// at their next poll.
@@ -10,7 +10,6 @@ public struct CreateWorkerPools: AsyncMigration {
     public init() {}
 
     public func prepare(on database: any Database) async throws {
-        try await database.schema(Job.schema).field("started_at", .datetime).update()
         try await database.schema(UserNotification.schema).field("dedupe_key", .string).update()
         try await database.schema("worker_pools")
             .field("id", .string, .identifier(auto: false))
@@ -53,6 +52,5 @@ public struct CreateWorkerPools: AsyncMigration {
         if let sql = database as? any SQLDatabase { try await sql.raw("DROP INDEX IF EXISTS notifications_dedupe").run() }
         try await database.schema(UserNotification.schema).deleteField("dedupe_key").update()
         if let sql = database as? any SQLDatabase { try await sql.raw("DROP INDEX IF EXISTS jobs_finished").run() }
-        try await database.schema(Job.schema).deleteField("started_at").update()
     }
 }

@@ -26,4 +26,9 @@ public final class APIToken: Model, @unchecked Sendable {
         self.expiresAt = expiresAt
         self.createdAt = createdAt
     }
+
+    /// Neither revoked nor expired at `now`.
+    public func isActive(at now: Date) -> Bool {
+        revokedAt == nil && (expiresAt.map { $0 > now } ?? true)
+    }
 }

@@ -37,7 +37,7 @@ public final class Job: Model, @unchecked Sendable {
     @Field(key: "updated_at") public var updatedAt: Date
     @OptionalField(key: "finished_at") public var finishedAt: Date?
     /// When the current (or last) attempt was claimed.
-    @OptionalField(key: "started_at") public var startedAt: Date?
+    @OptionalField(key: "claimed_at") public var claimedAt: Date?
 
     public init() {}
 
