@@ -74,10 +74,7 @@ public struct JobQueue: Sendable {
     }
 
     var sql: any SQLDatabase {
-        get throws {
-            guard let sql = database as? any SQLDatabase else { throw StoreError(.io, "the job queue needs an SQL database") }
-            return sql
-        }
+        get throws { try database.sql(for: "the job queue") }
     }
 
     var isPostgres: Bool { (try? sql.dialect.name) == "postgresql" }
@@ -142,7 +139,7 @@ public struct JobQueue: Sendable {
     /// Ends the attempt successfully: the result row and the job's end state in one transaction.
     public func complete(_ job: ClaimedJob, output: Output, now: Date = Date()) async throws -> Completion {
         try await database.transaction { db in
-            guard let sql = db as? any SQLDatabase else { throw StoreError(.io, "the job queue needs an SQL database") }
+            let sql = try db.sql(for: "the job queue")
             let updated = try await sql.raw("""
                 UPDATE jobs SET state = 'succeeded', finished_at = \(bind: now), updated_at = \(bind: now),
                     lease_expires_at = NULL, last_error = NULL

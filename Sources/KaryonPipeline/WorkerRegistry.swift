@@ -46,10 +46,7 @@ public struct WorkerRegistry: Sendable {
     }
 
     var sql: any SQLDatabase {
-        get throws {
-            guard let sql = database as? any SQLDatabase else { throw StoreError(.io, "the worker registry needs an SQL database") }
-            return sql
-        }
+        get throws { try database.sql(for: "the worker registry") }
     }
 
     /// Inserts or refreshes a pool's row.
