@@ -102,8 +102,8 @@ public struct Ingest: Sendable {
                     running -= 1
                 }
                 group.addTask {
-                    let (outcome, bytes) = try await Self.process(entry, uploader: uploader, ledger: ledger, onEvent: onEvent)
-                    let totals = try await ledger.record(outcome, bytes: bytes)
+                    let (outcome, bytes, sent) = try await Self.process(entry, uploader: uploader, ledger: ledger, onEvent: onEvent)
+                    let totals = try await ledger.record(outcome, bytes: bytes, sent: sent)
                     onEvent(.file(relative: entry.relative, outcome: outcome, totals: totals))
                 }
                 running += 1
@@ -114,19 +114,19 @@ public struct Ingest: Sendable {
     }
 
     static func process(_ entry: FolderWalk.Entry, uploader: ImageUploader, ledger: Ledger,
-                        onEvent: @escaping @Sendable (Event) -> Void) async throws -> (FileOutcome, Int64) {
+                        onEvent: @escaping @Sendable (Event) -> Void) async throws -> (FileOutcome, Int64, sent: Bool) {
         let file: LocalImageFile
         do {
             file = try LocalImageFile.inspect(entry.path)
         } catch let error as ClientError {
-            return (.failed(error.description), 0)
+            return (.failed(error.description), 0, false)
         }
         guard file.format != nil, let sha256 = file.sha256 else {
-            return (.rejected(file.size == 0 ? "empty file" : "not a PNG, JPEG or TIFF image (by its first bytes)"), file.size)
+            return (.rejected(file.size == 0 ? "empty file" : "not a PNG, JPEG or TIFF image (by its first bytes)"), file.size, false)
         }
         switch await ledger.claim(sha256) {
-        case .known: return (.skipped("already in the study"), file.size)
-        case .claimedInThisRun: return (.skipped("same bytes as another file of this run"), file.size)
+        case .known: return (.skipped("already in the study"), file.size, false)
+        case .claimedInThisRun: return (.skipped("same bytes as another file of this run"), file.size, false)
         case .new: break
         }
         let outcome = try await uploader.upload(path: file.path, size: file.size, sha256: sha256, name: entry.relative) { reason in
@@ -134,10 +134,10 @@ public struct Ingest: Sendable {
             Task { await ledger.retried() }
         }
         switch outcome {
-        case .uploaded: return (.uploaded, file.size)
-        case .duplicate: return (.skipped("already in the study"), file.size)
-        case .rejected(let message): return (.rejected(message), file.size)
-        case .failed(let message): return (.failed(message), file.size)
+        case .uploaded: return (.uploaded, file.size, true)
+        case .duplicate: return (.skipped("already in the study"), file.size, true)
+        case .rejected(let message): return (.rejected(message), file.size, true)
+        case .failed(let message): return (.failed(message), file.size, true)
         }
     }
 
@@ -180,9 +180,10 @@ public struct Ingest: Sendable {
 
         func retried() { totals.retries += 1 }
 
-        /// Counts an ended file; throws when so many files in a row failed that the server is
-        /// evidently gone (the rest would only fail after their own retries).
-        func record(_ outcome: FileOutcome, bytes: Int64) throws -> Totals {
+        /// Counts an ended file; throws when so many uploads in a row failed (`sent`: the file
+        /// went to the server, as opposed to a local read error) that the server is evidently
+        /// gone (the rest would only fail after their own retries).
+        func record(_ outcome: FileOutcome, bytes: Int64, sent: Bool) throws -> Totals {
             totals.done += 1
             totals.doneBytes += bytes
             switch outcome {
@@ -193,13 +194,13 @@ public struct Ingest: Sendable {
             case .rejected: totals.rejected += 1
             case .failed: totals.failed += 1
             }
-            if case .failed(let message) = outcome {
+            if case .failed(let message) = outcome, sent {
                 failuresInARow += 1
                 if failuresInARow >= giveUpAfter {
                     throw ClientError(.connection, "giving up: \(failuresInARow) files in a row could not be sent; run again to resume",
                                       cause: message)
                 }
-            } else {
+            } else if sent {
                 failuresInARow = 0
             }
             return totals

@@ -59,6 +59,13 @@ func grayPNG(seed: UInt64, side: Int = 48, format: EncodeFormat = .png()) throws
 struct IngestLoadTestTests {
     let temp = TemporaryDirectory("ingest")
 
+    /// A new folder in the test's directory.
+    func makeFolder(_ name: String) throws -> String {
+        let path = temp.path + "/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
     /// `ingest: N files: uploaded U, skipped S, rejected R, failed F; …` → (N, U, S, R, F).
     func counts(_ summary: String) -> [Int]? {
         guard let line = summary.split(separator: "\n").last(where: { $0.hasPrefix("ingest: ") && $0.contains(" files: uploaded ") }) else { return nil }
@@ -70,7 +77,7 @@ struct IngestLoadTestTests {
     func uploadAndResume() async throws {
         let server = try await TestServer.start(temp)
         defer { server.server.stop() }
-        let folder = temp.path + "/images"
+        let folder = try makeFolder("images")
         try FileManager.default.createDirectory(atPath: folder + "/deeper", withIntermediateDirectories: true)
         for i in 0..<5 { FileManager.default.createFile(atPath: "\(folder)/field-\(i).png", contents: Data(try grayPNG(seed: UInt64(i)))) }
         FileManager.default.createFile(atPath: folder + "/slide.TIF", contents: Data(try grayPNG(seed: 50, format: .tiff())))
@@ -104,8 +111,7 @@ struct IngestLoadTestTests {
     func rejects() async throws {
         let server = try await TestServer.start(temp)
         defer { server.server.stop() }
-        let folder = temp.path + "/mixed"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try makeFolder("mixed")
         for i in 0..<2 { FileManager.default.createFile(atPath: "\(folder)/good-\(i).png", contents: Data(try grayPNG(seed: UInt64(200 + i)))) }
         FileManager.default.createFile(atPath: folder + "/notes.png", contents: Data("this is text, not a PNG\n".utf8))
         FileManager.default.createFile(atPath: folder + "/broken.tif", contents: Data(Array("II*\0".utf8) + [UInt8](repeating: 0x41, count: 64)))
@@ -122,8 +128,7 @@ struct IngestLoadTestTests {
     func interruptedThenResumed() async throws {
         let server = try await TestServer.start(temp)
         defer { server.server.stop() }
-        let folder = temp.path + "/many"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try makeFolder("many")
         let total = 150
         for i in 0..<total {
             FileManager.default.createFile(atPath: String(format: "%@/f-%03d.png", folder, i), contents: Data(try grayPNG(seed: UInt64(1000 + i), side: 96)))
@@ -166,8 +171,7 @@ struct IngestLoadTestTests {
     func badInput() async throws {
         let server = try await TestServer.start(temp)
         defer { server.server.stop() }
-        let folder = temp.path + "/one"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let folder = try makeFolder("one")
         FileManager.default.createFile(atPath: folder + "/a.png", contents: Data(try grayPNG(seed: 7)))
         let url = server.server.url
         let cases: [([String], [String: String], String)] = [
