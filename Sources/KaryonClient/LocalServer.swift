@@ -27,11 +27,12 @@ public final class LocalServer: @unchecked Sendable {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    /// Starts `executable up` and waits until `/readyz` answers 200.
+    /// Starts `executable up` and waits until `/readyz` answers 200. `onLaunch` is told about the
+    /// child as soon as it runs (before it is ready), so an interrupted caller can stop it.
     /// - Throws: ``ClientError/Code/server`` when the child exits early (three tries, in case
     ///   another process took the port) or is not ready within `readyTimeout`.
-    public static func start(executable: String, dataDirectory: String, logFile: String,
-                             readyTimeout: TimeInterval = 120) async throws -> LocalServer {
+    public static func start(executable: String, dataDirectory: String, logFile: String, readyTimeout: TimeInterval = 120,
+                             onLaunch: (@Sendable (LocalServer) -> Void)? = nil) async throws -> LocalServer {
         var lastError: ClientError?
         for _ in 0..<3 {
             let port = try freePort()
@@ -54,6 +55,7 @@ public final class LocalServer: @unchecked Sendable {
             }
             try? log.close()
             let server = LocalServer(url: "http://127.0.0.1:\(port)", port: port, dataDirectory: dataDirectory, logFile: logFile, process: process)
+            onLaunch?(server)
             let client = try APIClient(baseURL: server.url, token: nil)
             let deadline = Date().addingTimeInterval(readyTimeout)
             while Date() < deadline {
@@ -83,20 +85,38 @@ public final class LocalServer: @unchecked Sendable {
     public var isRunning: Bool { process.isRunning }
     public var processID: Int32 { process.processIdentifier }
 
-    /// SIGTERM, then SIGKILL once `grace` has passed; returns the exit status. Safe to call twice
-    /// and from a signal handler's queue.
+    /// SIGTERM, then SIGKILL once `grace` has passed; returns the exit status (nil when it could
+    /// not be collected). Safe to call twice and from a signal handler's queue: it waits by
+    /// watching the child's state in `/proc`, not on Foundation's run loop.
     @discardableResult
-    public func stop(grace: TimeInterval = 15) -> Int32 {
+    public func stop(grace: TimeInterval = 15) -> Int32? {
         lock.lock()
         defer { lock.unlock() }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(grace)
-            while process.isRunning, Date() < deadline { usleep(50_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+        let pid = process.processIdentifier
+        if !hasExited {
+            kill(pid, SIGTERM)
+            waitForExit(until: Date().addingTimeInterval(grace))
+            if !hasExited {
+                kill(pid, SIGKILL)
+                waitForExit(until: Date().addingTimeInterval(5))
+            }
         }
-        return process.terminationStatus
+        // Foundation collects the exit status on its own thread; give it a moment.
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Exited: collected by Foundation, or a zombie (or gone) as `/proc` sees it.
+    private var hasExited: Bool {
+        guard process.isRunning else { return true }
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    private func waitForExit(until deadline: Date) {
+        while !hasExited, Date() < deadline { usleep(20_000) }
     }
 
     /// The last lines of the child's log, on one line.

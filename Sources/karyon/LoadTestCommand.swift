@@ -109,8 +109,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         } else {
             progress.note("loadtest: starting karyon up…")
             let server = try await LocalServer.start(executable: LocalServer.currentExecutable, dataDirectory: workspace.path + "/data",
-                                                     logFile: workspace.path + "/server.log")
-            workspace.server = server
+                                                     logFile: workspace.path + "/server.log") { workspace.server = $0 }
             client = try await LoadTest.signIn(to: server)
         }
         let study = try await test.createStudy(client: client)
@@ -132,9 +131,8 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
         progress.finish()
         if let limit { report.physicalLimit = .init(limit, throughput: report.throughputImagesPerSecond) }
-        if let server = workspace.server {
-            let status = server.stop()
-            if status != 0 { progress.note("loadtest: karyon up exited with status \(status); see \(server.logFile)") }
+        if let server = workspace.server, let status = server.stop(), status != 0 {
+            progress.note("loadtest: karyon up exited with status \(status); see \(server.logFile)")
         }
         emit(report.text)
         if let json { try report.json.write(to: URL(fileURLWithPath: json)) }
@@ -174,7 +172,7 @@ final class Workspace: @unchecked Sendable {
     }
 
     init(keep: Bool) throws {
-        var template = Array((NSTemporaryDirectory() + "/karyon-loadtest-XXXXXX").utf8CString)
+        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("karyon-loadtest-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw CLIError("cannot create a temporary directory in \(NSTemporaryDirectory())") }
         path = String(cString: made)
         self.keep = keep

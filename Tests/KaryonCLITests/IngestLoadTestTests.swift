@@ -226,6 +226,49 @@ struct IngestLoadTestTests {
     }
 }
 
+extension IngestLoadTestTests {
+    /// Processes whose command line mentions `text` (a zombie has none, as it should).
+    func processes(mentioning text: String) -> [String] {
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return ids.filter { $0.allSatisfy(\.isNumber) }.filter { id in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(id)/cmdline") else { return false }
+            return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text)
+        }
+    }
+
+    @Test("SIGINT during a load test stops its server and removes its temporary directory (exit status 130)")
+    func interruptedLoadTest() async throws {
+        let tmp = try makeFolder("tmp")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: KaryonProcess.binary)
+        process.arguments = ["loadtest", "--burst", "400", "--size", "64", "--extractors", "nuclei"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait (bounded: 60 s) until its server has started, then interrupt.
+        var workspace: String?
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, process.isRunning, workspace == nil {
+            workspace = (try? FileManager.default.contentsOfDirectory(atPath: tmp))?.first { name in
+                FileManager.default.fileExists(atPath: "\(tmp)/\(name)/data/initial-admin-password")
+            }.map { "\(tmp)/\($0)" }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let dir = try #require(workspace, "the load test's server never started")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(processes(mentioning: dir).count == 1, "one karyon up serving \(dir)")
+        kill(process.processIdentifier, SIGINT)
+        let stop = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < stop { try await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 130)
+        #expect(!FileManager.default.fileExists(atPath: dir))
+        #expect(processes(mentioning: dir).isEmpty)
+    }
+}
+
 @Suite("load test schedule, durations and percentiles")
 struct LoadScheduleTests {
     @Test("durations: units, compounds, bare seconds; malformed ones are refused")
