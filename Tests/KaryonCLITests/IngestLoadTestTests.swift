@@ -133,15 +133,9 @@ struct IngestLoadTestTests {
         for i in 0..<total {
             FileManager.default.createFile(atPath: String(format: "%@/f-%03d.png", folder, i), contents: Data(try grayPNG(seed: UInt64(1000 + i), side: 96)))
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: KaryonProcess.binary)
-        process.arguments = ["ingest", folder, "--study", server.studyID, "--api", server.server.url, "--parallel", "1"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["KARYON_TOKEN": server.token]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try KaryonProcess.launch(["ingest", folder, "--study", server.studyID, "--api", server.server.url, "--parallel", "1"],
+                                               environment: ["KARYON_TOKEN": server.token])
         // Kill it once a few images are stored (bounded: 30 s).
-        var storedAtKill = 0
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline, process.isRunning {
             let page = try await server.client.call(.GET, "/api/v1/studies/\(server.studyID)/images?limit=1", as: Page<ImageInfo>.self)
@@ -150,7 +144,7 @@ struct IngestLoadTestTests {
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        storedAtKill = try await server.images().count
+        let storedAtKill = try await server.images().count
         #expect(process.terminationReason == .uncaughtSignal, "the first run ended by itself before it could be interrupted")
         #expect(storedAtKill >= 3 && storedAtKill < total, "\(storedAtKill) stored when killed")
 
@@ -239,13 +233,7 @@ extension IngestLoadTestTests {
     @Test("SIGINT during a load test stops its server and removes its temporary directory (exit status 130)")
     func interruptedLoadTest() async throws {
         let tmp = try makeFolder("tmp")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: KaryonProcess.binary)
-        process.arguments = ["loadtest", "--burst", "400", "--size", "64", "--extractors", "nuclei"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try KaryonProcess.launch(["loadtest", "--burst", "400", "--size", "64", "--extractors", "nuclei"], environment: ["TMPDIR": tmp])
         // Wait (bounded: 60 s) until its server has started, then interrupt.
         var workspace: String?
         let deadline = Date().addingTimeInterval(60)
