@@ -36,6 +36,15 @@ public struct LoadReport: Codable, Sendable {
             p99 = rank(99)
             max = sorted.last
         }
+
+        /// Unknown values are written as `null`, not left out.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(p50, forKey: .p50)
+            try c.encode(p95, forKey: .p95)
+            try c.encode(p99, forKey: .p99)
+            try c.encode(max, forKey: .max)
+        }
     }
 
     public struct ExtractorPeaks: Codable, Sendable, Equatable {
@@ -44,6 +53,16 @@ public struct LoadReport: Codable, Sendable {
         public var peakBusy: Int?
         public var peakRunning: Int
         public var peakDepth: Int
+
+        /// Pool size and busy slots the server did not report are written as `null`.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(peakPoolSize, forKey: .peakPoolSize)
+            try c.encode(peakBusy, forKey: .peakBusy)
+            try c.encode(peakRunning, forKey: .peakRunning)
+            try c.encode(peakDepth, forKey: .peakDepth)
+        }
     }
 
     public struct Schedule: Codable, Sendable, Equatable {

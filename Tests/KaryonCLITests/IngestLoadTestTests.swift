@@ -213,6 +213,7 @@ struct IngestLoadTestTests {
         #expect(p50 >= 0 && p50 <= p99)
         let peaks = try #require(report["extractor_peaks"] as? [[String: Any]])
         #expect(peaks.count == 1 && peaks[0]["id"] as? String == "intensity")
+        #expect(peaks[0].keys.contains("peak_pool_size") && peaks[0]["peak_running"] is Int, "unknown peaks are null, not missing")
         #expect((report["queue_samples"] as? Int ?? 0) >= 2)
         let limit = try #require(report["physical_limit"] as? [String: Any])
         #expect((limit["images_per_second"] as? Double ?? 0) > 0 && limit["ratio"] is Double)
