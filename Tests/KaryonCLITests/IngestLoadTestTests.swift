@@ -56,8 +56,11 @@ func grayPNG(seed: UInt64, side: Int = 48, format: EncodeFormat = .png()) throws
 }
 
 @Suite("karyon ingest and karyon loadtest against a real server", .serialized)
-struct IngestLoadTestTests {
+final class IngestLoadTestTests {
     let temp = TemporaryDirectory("ingest")
+
+    /// Each test's servers are stopped by then; their data directories go with the test's.
+    deinit { try? FileManager.default.removeItem(atPath: temp.path) }
 
     /// A new folder in the test's directory.
     func makeFolder(_ name: String) throws -> String {
