@@ -18,7 +18,8 @@ test: bootstrap
 	@scripts/pyenv >/dev/null
 	$(SWIFT) test
 
-## Benchmarks: Karyon and the scikit-image reference side by side in one run, with ratios.
+## Benchmarks: Karyon and the scikit-image reference side by side in one run, with ratios; the API
+## under wrk; the pipeline's load test against the physical limit measured in the same run.
 bench: bootstrap
 	scripts/bench/run
 

@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // libvips headers and link flags from pkg-config (Debian: libvips-dev).
@@ -87,6 +89,20 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // The HTTP client side of the command line: ingest (resumable parallel uploads) and the
+        // pipeline load test (schedule, local server, report, physical limit).
+        .target(
+            name: "KaryonClient",
+            dependencies: [
+                "KaryonImaging",
+                "KaryonAnalysis",
+                "KaryonPipeline",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "karyon",
             dependencies: [
@@ -95,6 +111,8 @@ let package = Package(
                 "KaryonStore",
                 "KaryonPipeline",
                 "KaryonServer",
+                "KaryonPipeline",
+                "KaryonClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -136,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KaryonCLITests",
-            dependencies: ["karyon", "KaryonStore", "KaryonTestSupport"]
+            dependencies: ["karyon", "KaryonStore", "KaryonClient", "KaryonTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -54,25 +54,36 @@ public struct JobRunner: Sendable {
         }
         let options = decodeOptions
         return try await Self.offload {
-            let decoded: AnyImage
-            do {
-                decoded = try ImageCodec.decode(data: [UInt8](bytes), options: options, name: "image \(job.imageID)")
-            } catch let error as ImageIOError {
-                throw Failure(message: error.description, retryable: false)
-            }
-            let result: ExtractionResult
-            do {
-                result = try configured.run(ExtractionInput(image: decoded, pixelSizeMicrons: pixelSize), imageSHA256: image.sha256)
-            } catch let error as ExtractorError {
-                throw Failure(message: error.message, retryable: error.code == .failed)
-            }
-            let pairs = zip(result.features.names, result.features.values).map { ($0, JSONText.value($1)) }
-            return JobQueue.Output(features: JSONText.object(pairs), inputSHA256: image.sha256)
+            try Self.extract(bytes, with: configured, pixelSizeMicrons: pixelSize, sha256: image.sha256, options: options,
+                             name: "image \(job.imageID)")
         }
     }
 
+    /// What a worker does with an image's bytes once it holds them: decode as untrusted input, run
+    /// the configured extractor, turn the features into the stored JSON object. Synchronous and
+    /// CPU-bound (call it off the cooperative pool); `karyon loadtest --physical-limit` times it in a
+    /// tight loop to know what the workers' work costs.
+    /// - Throws: ``Failure`` (not retryable for an image the decoder refuses or bad input).
+    public static func extract(_ bytes: Data, with configured: ConfiguredExtractor, pixelSizeMicrons: Double?, sha256: String,
+                               options: DecodeOptions = .init(), name: String = "image") throws -> JobQueue.Output {
+        let decoded: AnyImage
+        do {
+            decoded = try ImageCodec.decode(data: [UInt8](bytes), options: options, name: name)
+        } catch let error as ImageIOError {
+            throw Failure(message: error.description, retryable: false)
+        }
+        let result: ExtractionResult
+        do {
+            result = try configured.run(ExtractionInput(image: decoded, pixelSizeMicrons: pixelSizeMicrons), imageSHA256: sha256)
+        } catch let error as ExtractorError {
+            throw Failure(message: error.message, retryable: error.code == .failed)
+        }
+        let pairs = zip(result.features.names, result.features.values).map { ($0, JSONText.value($1)) }
+        return JobQueue.Output(features: JSONText.object(pairs), inputSHA256: sha256)
+    }
+
     /// Runs CPU-heavy work on a thread of its own, never on a cooperative or event-loop thread.
-    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    public static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(with: Result { try work() })

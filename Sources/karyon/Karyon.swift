@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KaryonAnalysis
+import KaryonClient
 import KaryonImaging
 import KaryonServer
 import KaryonStore
@@ -13,7 +14,8 @@ struct Karyon: AsyncParsableCommand {
         abstract: "Karyon: biomedical image analysis and content-based image retrieval.",
         subcommands: [
             AnalyzeCommand.self, ExtractorsCommand.self, InfoCommand.self, SynthCommand.self, EvaluateCommand.self, DemoCommand.self,
-            UpCommand.self, ServeCommand.self, WorkerCommand.self, MigrateCommand.self, UserCommand.self, KeysCommand.self,
+            UpCommand.self, ServeCommand.self, WorkerCommand.self, IngestCommand.self, LoadTestCommand.self, MigrateCommand.self, UserCommand.self,
+            KeysCommand.self,
         ])
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
@@ -32,6 +34,8 @@ struct Karyon: AsyncParsableCommand {
         } catch let error as ImagingError {
             fail(error.description)
         } catch let error as StoreError {
+            fail(error.description)
+        } catch let error as ClientError {
             fail(error.description)
         } catch let error as CLIError {
             fail(error.message)

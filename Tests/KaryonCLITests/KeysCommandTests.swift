@@ -14,19 +14,7 @@ struct KeysCommandTests {
 
     /// Runs the `karyon` binary with `environment` added to the inherited one.
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> KaryonProcess.Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: KaryonProcess.binary)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return .init(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errData, as: UTF8.self))
+        try KaryonProcess.run(arguments, environment: environment)
     }
 
     /// Stores `count` small blobs (fixed contents) and closes the store, releasing the key file.
