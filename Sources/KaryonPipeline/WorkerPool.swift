@@ -6,7 +6,8 @@ import Logging
 /// The workers of one extractor in this process: job slots that claim and run its jobs, each
 /// lease kept alive by heartbeats while the job runs; a scaler that sizes the pool between its
 /// minimum and maximum from the backlog and recent run times (``Autoscaler``) and reports the
-/// pool in ``WorkerRegistry``; a reaper that returns expired leases of every extractor.
+/// pool in ``WorkerRegistry`` (on change, else every 5 s); and, in one pool per process, a
+/// reaper that returns expired leases of every extractor.
 ///
 /// Stopping (SIGTERM) stops claiming and lets running jobs finish within a grace period; jobs
 /// still running then are released to the queue without counting the attempt. A process killed
@@ -19,14 +20,17 @@ public actor WorkerPool {
         public var workerID: String
         /// Longest wait between claims when the queue is empty (a ``Doorbell`` ring ends it early).
         public var idlePoll: TimeInterval
+        /// Whether this pool runs the process's reaper (one pool per process does).
+        public var reaps: Bool
         public var reapInterval: TimeInterval
 
         public init(extractor: String, scaling: Scaling = .fixed(1), workerID: String = WorkerPool.processWorkerID,
-                    idlePoll: TimeInterval = 0.5, reapInterval: TimeInterval = 5) {
+                    idlePoll: TimeInterval = 0.5, reaps: Bool = true, reapInterval: TimeInterval = 5) {
             self.extractor = extractor
             self.scaling = scaling
             self.workerID = workerID
             self.idlePoll = idlePoll
+            self.reaps = reaps
             self.reapInterval = reapInterval
         }
     }
@@ -52,6 +56,8 @@ public actor WorkerPool {
     private var lastSaturated = Date()
     private var peak = 0
     private let startedAt = Date()
+    /// What the registry last heard, and when: a pool reports on change, else every 5 s.
+    private var reported: (slots: Int, busy: Int, at: Date)?
 
     /// What happened to a job, for notifications.
     public enum JobEvent: Sendable {
@@ -76,7 +82,7 @@ public actor WorkerPool {
         guard background.isEmpty, !stopping else { return }
         resize(to: settings.scaling.min)
         background.append(Task { await self.scaler() })
-        background.append(Task { await self.reaper() })
+        if settings.reaps { background.append(Task { await self.reaper() }) }
     }
 
     /// Stops claiming, waits up to `grace` seconds for running jobs, then releases the jobs still
@@ -190,6 +196,8 @@ public actor WorkerPool {
             let next = Autoscaler.target(reading, scaling: settings.scaling)
             if next < target { lastSaturated = now }  // one slot per cooldown
             if !stopping { resize(to: next) }
+            if let last = reported, last.slots == target, last.busy == running.count, now.timeIntervalSince(last.at) < 5 { return }
+            reported = (target, running.count, now)
             try await registry.report(.init(workerID: settings.workerID, extractorID: settings.extractor, host: ProcessInfo.processInfo.hostName,
                                             pid: Int(getpid()), slots: target, busy: running.count, minSlots: settings.scaling.min,
                                             maxSlots: settings.scaling.max, startedAt: startedAt, seenAt: now))

@@ -18,8 +18,8 @@ enum WorkerPools {
         let queue = JobQueue(database: database, policy: policy)
         let runner = JobRunner(database: database, blobs: blobs, registry: registry)
         let notifier = StudyNotifier(database: database)
-        return extractors.map { id in
-            WorkerPool(queue: queue, runner: runner, settings: .init(extractor: id, scaling: scaling, idlePoll: idlePoll),
+        return extractors.enumerated().map { index, id in
+            WorkerPool(queue: queue, runner: runner, settings: .init(extractor: id, scaling: scaling, idlePoll: idlePoll, reaps: index == 0),
                        logger: logger, events: { await notifier.handle($0) })
         }
     }
