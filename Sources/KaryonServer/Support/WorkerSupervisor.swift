@@ -23,6 +23,7 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
     private struct Running {
         var process: Process
         var started: Date
+        /// The wait before the next restart if this one dies young.
         var delay: TimeInterval
     }
 
@@ -82,14 +83,17 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
         }
         guard !stopping else { return }
         let lived = Date().timeIntervalSince(previous?.started ?? Date())
-        let delay = lived > 60 ? 1 : min(30, (previous?.delay ?? 1) * (lived < 10 ? 2 : 1))
+        // Wait 1 s, doubling while the worker keeps dying young (under 10 s), at most 30 s; a
+        // worker that ran for a minute starts again after 1 s.
+        let wait: TimeInterval = lived > 60 ? 1 : (previous?.delay ?? 1)
+        let next: TimeInterval = lived < 10 ? min(30, wait * 2) : wait
         let how = process.terminationReason == .uncaughtSignal ? "signal \(process.terminationStatus)" : "status \(process.terminationStatus)"
         logger.warning("worker process exited; restarting", metadata: ["worker": "\(child.name)", "exit": "\(how)",
-                                                                       "after": "\(Int(lived)) s", "restart_in": "\(delay) s"])
-        DispatchQueue.global().asyncAfter(deadline: .now() + (lived > 60 ? 0.2 : delay / 2)) { [weak self] in
+                                                                       "after": "\(Int(lived)) s", "restart_in": "\(wait) s"])
+        DispatchQueue.global().asyncAfter(deadline: .now() + wait) { [weak self] in
             guard let self else { return }
             self.state.withLockedValue { $0.restarts += 1 }
-            do { try self.launch(child, delay: delay) } catch {
+            do { try self.launch(child, delay: next) } catch {
                 self.logger.error("worker process could not start", metadata: ["worker": "\(child.name)", "error": "\(error)"])
             }
         }
