@@ -87,8 +87,11 @@ func routes(_ app: Application, context: AppContext) {
 }
 
 enum DatabaseSetup {
+    /// How long an SQLite statement waits for another connection's write lock.
+    static let sqliteBusyTimeout: TimeInterval = 30
+
     /// Points Fluent at PostgreSQL when a URL is configured, else at SQLite in the data
-    /// directory (WAL journal, foreign keys on).
+    /// directory (WAL journal, foreign keys on, a sleeping busy handler).
     static func use(_ configuration: ServerConfiguration, on app: Application) async throws {
         if let url = configuration.databaseURL {
             app.databases.use(try .postgres(url: url), as: .psql)
@@ -96,6 +99,14 @@ enum DatabaseSetup {
             app.databases.use(.sqlite(.file(configuration.sqlitePath)), as: .sqlite)
             if let sql = app.db as? any SQLDatabase {
                 try await sql.raw("PRAGMA journal_mode=WAL").run()
+            }
+            // The driver's busy handler retries a locked database in a tight loop, burning a core
+            // per waiting connection while another process (a worker) holds the write lock.
+            // SQLite's own handler sleeps between retries; install it on each pooled connection
+            // (one per event loop). A lock held past the timeout is an error, not a hang.
+            for loop in app.eventLoopGroup.makeIterator() {
+                let db = app.databases.database(.sqlite, logger: app.logger, on: loop)
+                try await (db as? any SQLDatabase)?.raw("PRAGMA busy_timeout = \(unsafeRaw: String(Int(sqliteBusyTimeout * 1000)))").run()
             }
         }
     }
