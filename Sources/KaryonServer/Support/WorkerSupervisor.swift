@@ -27,7 +27,7 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
         var delay: TimeInterval
     }
 
-    private let state = NIOLockedValueBox<(stopping: Bool, running: [String: Running], restarts: Int)>((false, [:], 0))
+    private let state = NIOLockedValueBox<(stopping: Bool, running: [String: Running])>((false, [:]))
 
     init(executable: URL, children: [Child], environment: [String: String], grace: TimeInterval, logger: Logger) {
         self.executable = executable
@@ -43,14 +43,6 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: proc.path) { return URL(fileURLWithPath: target) }
         return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
     }
-
-    /// Process ids of the running workers by name (for tests and status).
-    var pids: [String: Int32] {
-        state.withLockedValue { $0.running.mapValues { $0.process.processIdentifier } }
-    }
-
-    /// How many times a worker was started again after exiting.
-    var restarts: Int { state.withLockedValue { $0.restarts } }
 
     func didBootAsync(_ application: Application) async throws {
         for child in children { try launch(child, delay: 1) }
@@ -92,7 +84,6 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
                                                                        "after": "\(Int(lived)) s", "restart_in": "\(wait) s"])
         DispatchQueue.global().asyncAfter(deadline: .now() + wait) { [weak self] in
             guard let self else { return }
-            self.state.withLockedValue { $0.restarts += 1 }
             do { try self.launch(child, delay: next) } catch {
                 self.logger.error("worker process could not start", metadata: ["worker": "\(child.name)", "error": "\(error)"])
             }
