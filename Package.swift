@@ -87,6 +87,7 @@ let package = Package(
                 .product(name: "JWT", package: "jwt"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The HTTP client side of the command line: ingest (resumable parallel uploads) and the

@@ -22,6 +22,9 @@ struct Karyon: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
+            if command is ServeCommand || command is UpCommand || command is WorkerCommand {
+                await MainActor.run { _ = Runtime.runConcurrencyOnEventLoops() }
+            }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -101,6 +101,25 @@ struct AuthTests {
         }
     }
 
+    @Test("a remembered access token still expires, and the table stays bounded")
+    func verifiedTokenTable() {
+        let table = VerifiedTokens(capacity: 3)
+        let now = Date()
+        let ana = UUID(), ben = UUID()
+        table.remember("t-ana", user: ana, notBefore: now.addingTimeInterval(-5), expires: now.addingTimeInterval(60), now: now)
+        #expect(table.user(for: "t-ana", at: now) == ana)
+        #expect(table.user(for: "t-ana-", at: now) == nil, "only the exact token text is known")
+        #expect(table.user(for: "t-ana", at: now.addingTimeInterval(60)) == nil, "expired at exp")
+        #expect(table.user(for: "t-ana", at: now) == nil, "an expired entry is forgotten, not revived")
+        table.remember("t-ben", user: ben, notBefore: now, expires: now.addingTimeInterval(60), now: now)
+        #expect(table.user(for: "t-ben", at: now.addingTimeInterval(-1)) == nil, "not before nbf")
+        for i in 0..<10 {
+            table.remember("t-\(i)", user: UUID(), notBefore: nil, expires: now.addingTimeInterval(60), now: now)
+        }
+        #expect(table.user(for: "t-9", at: now) != nil)
+        #expect(table.user(for: "t-0", at: now) == nil, "the table was dropped when it filled with live tokens")
+    }
+
     @Test("API tokens: shown once, stored only as a hash, revocable, never accepted in the URL")
     func personalTokens() async throws {
         try await TestServer.with { server in

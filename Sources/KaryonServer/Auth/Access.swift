@@ -34,7 +34,13 @@ struct Access: Sendable {
     /// Checks `need` on `projectID`; a non-member gets `notFound`, a member without the role 403.
     func require(_ need: Need, _ request: Request, project projectID: UUID, action: String,
                  resource: String, id: UUID?) async throws {
-        guard let role = try await role(request, in: projectID) else {
+        try await check(need, role: try await role(request, in: projectID), request, action: action, resource: resource, id: id)
+    }
+
+    /// `need` against the caller's `role` (nil: not a member, the uniform 404); denials are audited.
+    private func check(_ need: Need, role: ProjectMember.Role?, _ request: Request, action: String,
+                       resource: String, id: UUID?) async throws {
+        guard let role else {
             await audit.denied(request, action, resource, id?.uuidString)
             throw APIError.notFound(resource)
         }
@@ -59,30 +65,35 @@ struct Access: Sendable {
     }
 
     func patient(_ request: Request, _ need: Need, action: String) async throws -> Patient {
-        try await record(Patient.self, request, need, action: action, resource: "patient") { $0.projectID }
+        try await record(Patient.self, request, need, action: action, resource: "patient", membership: \Patient.$projectID == \ProjectMember.$projectID)
     }
 
     func study(_ request: Request, _ need: Need, action: String) async throws -> Study {
-        try await record(Study.self, request, need, action: action, resource: "study") { $0.projectID }
+        try await record(Study.self, request, need, action: action, resource: "study", membership: \Study.$projectID == \ProjectMember.$projectID)
     }
 
     func image(_ request: Request, _ need: Need, action: String) async throws -> ImageRecord {
-        try await record(ImageRecord.self, request, need, action: action, resource: "image") { $0.projectID }
+        try await record(ImageRecord.self, request, need, action: action, resource: "image", membership: \ImageRecord.$projectID == \ProjectMember.$projectID)
     }
 
     func project(_ request: Request, _ need: Need, action: String) async throws -> Project {
-        try await record(Project.self, request, need, action: action, resource: "project") { $0.id! }
+        try await record(Project.self, request, need, action: action, resource: "project", membership: \Project.$id == \ProjectMember.$projectID)
     }
 
-    /// The record named by the `id` path parameter, once the caller's role in its project allows `need`.
+    /// The record named by the `id` path parameter, once the caller's role in its project allows
+    /// `need`. One query: the record joined to the caller's membership row of its project
+    /// (`membership` relates the two), so "missing" and "not a member" are the same empty answer.
     private func record<M: Model>(_ type: M.Type, _ request: Request, _ need: Need, action: String, resource: String,
-                                  project: (M) -> UUID) async throws -> M where M.IDValue == UUID {
+                                  membership: ComplexJoinFilter) async throws -> M where M.IDValue == UUID {
         let id = try await id(request, resource: resource, action: action)
-        guard let row = try await M.find(id, on: request.db) else {
-            await audit.denied(request, action, resource, id.uuidString)
-            throw APIError.notFound(resource)
-        }
-        try await require(need, request, project: project(row), action: action, resource: resource, id: id)
+        let me = try request.principal
+        let row = try await M.query(on: request.db)
+            .filter(\._$id == id)
+            .join(ProjectMember.self, on: membership)
+            .filter(ProjectMember.self, \.$userID == me.userID)
+            .first()
+        try await check(need, role: try row?.joined(ProjectMember.self).memberRole, request, action: action, resource: resource, id: id)
+        guard let row else { throw APIError.notFound(resource) }  // (check has already refused a missing row)
         return row
     }
 

@@ -161,7 +161,7 @@ struct ImageController: Sendable {
             items.append(item)
         }
         let status: HTTPResponseStatus = fresh.isEmpty ? .ok : .created
-        let body = try JSONSerialization.data(withJSONObject: ["images": items], options: [.sortedKeys, .withoutEscapingSlashes])
+        let body = try JSONWriter.data(["images": items])
         let bodyText = String(decoding: body, as: UTF8.self)
 
         // Blobs first (encrypted, fsynced), then one transaction for rows, jobs and the idempotency
@@ -218,7 +218,7 @@ struct ImageController: Sendable {
         await context.jobSignal.notify(queued)
         var headers = HTTPHeaders()
         headers.add(name: .contentType, value: "application/json; charset=utf-8")
-        return Response(status: status, headers: headers, body: .init(data: body))
+        return Response(status: status, headers: headers, body: .init(buffer: ByteBuffer(bytes: body)))
     }
 
     // MARK: Reading

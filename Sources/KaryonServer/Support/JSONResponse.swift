@@ -6,10 +6,10 @@ import Vapor
 /// reflection that was not meant to leave the server.
 enum JSONResponse {
     static func make(_ object: Any, status: HTTPResponseStatus = .ok, headers: HTTPHeaders = [:]) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        let data = try JSONWriter.data(object)
         var headers = headers
         headers.replaceOrAdd(name: .contentType, value: "application/json; charset=utf-8")
-        return Response(status: status, headers: headers, body: .init(data: data))
+        return Response(status: status, headers: headers, body: .init(buffer: ByteBuffer(bytes: data)))
     }
 
     /// A page of a list: `{"items": […], "total": n, "limit": l, "offset": o}`.
