@@ -256,9 +256,14 @@ public enum GLCM {
         _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
         _ symmetric: Bool, _ mask: [UInt8]?, _ marginals: Bool
     ) -> Statistics {
-        var counts = [UInt32](repeating: 0, count: levels * levels)
-        counts.withUnsafeMutableBufferPointer { cp in
-            forEachPair(v, width, height, offset, mask) { i, j in cp[i * levels + j] &+= 1 }
+        var counts: [UInt32]
+        if mask == nil {
+            counts = countPairs(v, width, height, levels, offset)
+        } else {
+            counts = [UInt32](repeating: 0, count: levels * levels)
+            counts.withUnsafeMutableBufferPointer { cp in
+                forEachPair(v, width, height, offset, mask) { i, j in cp[i * levels + j] &+= 1 }
+            }
         }
         var stats = Statistics(levels: levels, marginals: marginals)
         counts.withUnsafeBufferPointer { cp in
@@ -284,6 +289,52 @@ public enum GLCM {
             }
         }
         return stats
+    }
+
+    /// The dense levels² count matrix at `offset` over the whole image. Neighbouring pixels
+    /// often form the same pair, and incrementing one counter back to back waits on the previous
+    /// store each time; four interleaved copies of the matrix (consecutive columns go to
+    /// different copies) keep four increments in flight, then fold into one.
+    static func countPairs(
+        _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset
+    ) -> [UInt32] {
+        let cells = levels * levels
+        let copies = levels <= 256 ? 4 : 1  // 4 × 256 KiB at most: stays in a core’s L2
+        var counts = [UInt32](repeating: 0, count: cells * copies)
+        let dr = offset.rows, dc = offset.columns
+        let r0 = max(0, -dr), r1 = min(height, height - dr)
+        let c0 = max(0, -dc), c1 = min(width, width - dc)
+        guard r0 < r1, c0 < c1, let pixels = v.baseAddress else { return Array(counts.prefix(cells)) }
+        let shift = dr * width + dc
+        counts.withUnsafeMutableBufferPointer { cp in
+            let h0 = cp.baseAddress!
+            if copies == 4 {
+                let h1 = h0 + cells, h2 = h1 + cells, h3 = h2 + cells
+                for r in r0..<r1 {
+                    let a = pixels + r * width, b = a + shift
+                    var c = c0
+                    while c + 4 <= c1 {
+                        h0[Int(a[c]) &* levels &+ Int(b[c])] &+= 1
+                        h1[Int(a[c + 1]) &* levels &+ Int(b[c + 1])] &+= 1
+                        h2[Int(a[c + 2]) &* levels &+ Int(b[c + 2])] &+= 1
+                        h3[Int(a[c + 3]) &* levels &+ Int(b[c + 3])] &+= 1
+                        c += 4
+                    }
+                    while c < c1 {
+                        h0[Int(a[c]) &* levels &+ Int(b[c])] &+= 1
+                        c += 1
+                    }
+                }
+                for k in 0..<cells { h0[k] = h0[k] &+ h1[k] &+ h2[k] &+ h3[k] }
+            } else {
+                for r in r0..<r1 {
+                    let a = pixels + r * width, b = a + shift
+                    for c in c0..<c1 { h0[Int(a[c]) &* levels &+ Int(b[c])] &+= 1 }
+                }
+            }
+        }
+        if copies > 1 { counts.removeLast(cells * (copies - 1)) }
+        return counts
     }
 
     static func sparseStatistics(
