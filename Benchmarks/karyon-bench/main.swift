@@ -53,6 +53,7 @@ func time(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
 }
 
 let options = parse()
+Allocator.keepImageBuffers()  // as `karyon analyze` and the workers do
 nonisolated(unsafe) var results: [String: Double] = [:]
 if options.only == "quality" {
     // The per-field rows, for looking into the synthetic quality figures.

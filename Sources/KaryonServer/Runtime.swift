@@ -1,6 +1,7 @@
 import Fluent
 import Foundation
 import KaryonAnalysis
+import KaryonImaging
 import KaryonPipeline
 import KaryonStore
 import Logging
@@ -28,6 +29,7 @@ public enum Runtime {
     public static func serve(_ configuration: ServerConfiguration, workers: WorkerMode = .none,
                              onReady: (@Sendable (Application) async throws -> Void)? = nil) async throws {
         umask(0o077)  // the database, its WAL and everything else under the data directory: owner only
+        Allocator.keepImageBuffers()  // uploads (and in-process analysis) reuse image-sized buffers
         var env = Environment(name: "production", arguments: ["karyon"])
         try LoggingSystem.bootstrap(from: &env)
         let app = try await Application.make(env)

@@ -109,6 +109,7 @@ struct AnalyzeCommand: ParsableCommand {
 
     func run() throws {
         try checkOptions()
+        Allocator.keepImageBuffers()
         let analyzer = ImageAnalyzer(
             extractors: try configureExtractors(), decodeOptions: DecodeOptions(pixelLimit: pixelLimit, page: page))
         // Fail fast on missing files, non-images and dimension bombs, before decoding anything.
