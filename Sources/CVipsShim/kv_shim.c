@@ -74,6 +74,12 @@ int kv_init(char *err, size_t errlen) {
     return kv_init_status;
 }
 
+int kv_set_threads(int threads, char *err, size_t errlen) {
+    if (kv_init(err, errlen) != 0) return -1;
+    vips_concurrency_set(threads);
+    return 0;
+}
+
 const char *kv_version(void) {
     return vips_version_string();
 }

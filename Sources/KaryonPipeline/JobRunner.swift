@@ -82,6 +82,15 @@ public struct JobRunner: Sendable {
         return JobQueue.Output(features: JSONText.object(pairs), inputSHA256: sha256)
     }
 
+    /// Process-wide settings for a process that runs jobs (a worker, a server with in-process
+    /// workers, the physical-limit measurement, which must run the same path): freed image
+    /// buffers stay mapped for the next job (``Allocator/keepImageBuffers()``), and libvips decodes
+    /// each image on one thread, since the pools already run several images at once.
+    public static func configureProcess() {
+        Allocator.keepImageBuffers()
+        try? ImageCodec.setThreadsPerImage(1)  // libvips failing to start fails the first decode, with its message
+    }
+
     /// Runs CPU-heavy work on a thread of its own, never on a cooperative or event-loop thread.
     public static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

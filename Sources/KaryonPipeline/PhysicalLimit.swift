@@ -40,7 +40,7 @@ public struct PhysicalLimit: Sendable, Codable, Equatable {
     public static func measure(images: [(bytes: Data, sha256: String)], extractors: [ConfiguredExtractor], pixelSizeMicrons: Double?,
                                cores: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> PhysicalLimit {
         precondition(!images.isEmpty, "the physical limit needs at least one sample image")
-        Allocator.keepImageBuffers()  // as the workers do
+        JobRunner.configureProcess()  // as the workers do
         var costs: [Cost] = []
         for configured in extractors {
             _ = try JobRunner.extract(images[0].bytes, with: configured, pixelSizeMicrons: pixelSizeMicrons, sha256: images[0].sha256)

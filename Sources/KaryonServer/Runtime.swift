@@ -41,6 +41,7 @@ public enum Runtime {
             case .none:
                 break
             case .inProcess(let scaling):
+                JobRunner.configureProcess()
                 app.lifecycle.use(InProcessWorkers(app: app, parts: parts, registry: .standard, scaling: scaling))
             case .processes(let scaling, let grace):
                 app.lifecycle.use(supervisor(configuration, scaling: scaling, grace: grace, logger: app.logger))

@@ -54,7 +54,7 @@ extension Runtime {
     public static func work(_ configuration: ServerConfiguration, options: WorkerOptions) async throws {
         let stop = StopSignal(supervisor: ProcessInfo.processInfo.environment["KARYON_SUPERVISOR_PID"].flatMap { pid_t($0) })
         umask(0o077)
-        Allocator.keepImageBuffers()
+        JobRunner.configureProcess()
         var env = Environment(name: "production", arguments: ["karyon"])
         try LoggingSystem.bootstrap(from: &env)
         let app = try await Application.make(env)

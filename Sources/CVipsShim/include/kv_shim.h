@@ -53,6 +53,12 @@ typedef struct kv_image kv_image;
 int kv_init(char *err, size_t errlen);
 
 /**
+ * Sets how many threads libvips uses to compute one image (vips_concurrency_set); 0 restores its
+ * default (the number of cores). Initialises libvips first. Returns 0 on success.
+ */
+int kv_set_threads(int threads, char *err, size_t errlen);
+
+/**
  * Opens `path` (a file) or `buf`/`len` (memory; copied, so the caller may free it) with the given
  * loader. Only the header is read. `page` selects a TIFF page (0-based). `fail_on_error` makes
  * decoding stop on any error or truncation instead of filling with grey.
