@@ -122,6 +122,9 @@ public struct LoadReport: Codable, Sendable {
     public var queueSamples: Int
     public var timedOut: Bool
     public var physicalLimit: Limit?
+    /// CPU time this program (the load generator: uploads, polling, reading results) used from
+    /// the first upload to the end; on the server's machine it takes cores from the pipeline.
+    public var loadGeneratorCPUSeconds: Double?
 
     /// Nothing lost, nothing stored twice.
     public var passed: Bool { lost == 0 && duplicated == 0 }
@@ -155,6 +158,11 @@ public struct LoadReport: Codable, Sendable {
         for peak in extractorPeaks {
             lines.append("  \(peak.id): peak pool size \(n(peak.peakPoolSize)), peak busy \(n(peak.peakBusy)), "
                          + "peak running \(peak.peakRunning), peak waiting \(peak.peakDepth)")
+        }
+        if let cpu = loadGeneratorCPUSeconds, elapsedSeconds > 0 {
+            let cores = Double(physicalLimit?.cores ?? ProcessInfo.processInfo.activeProcessorCount)
+            lines.append("client    this load generator used \(f(cpu, 1)) CPU-s during the test, \(f(100 * cpu / (cores * elapsedSeconds), 1))% of "
+                         + "\(Int(cores)) cores (on a shared machine it is counted against the pipeline)")
         }
         if let limit = physicalLimit {
             let costs = limit.extractors.map { "\($0.id) \(f($0.cpuSecondsPerImage * 1000, 1)) ms" }.joined(separator: ", ")

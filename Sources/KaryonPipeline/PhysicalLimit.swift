@@ -56,7 +56,7 @@ public struct PhysicalLimit: Sendable, Codable, Equatable {
     }
 
     /// User plus system CPU time of this process so far, in seconds.
-    static func processCPUSeconds() -> Double {
+    public static func processCPUSeconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }

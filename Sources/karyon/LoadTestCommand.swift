@@ -118,6 +118,7 @@ struct LoadTestCommand: AsyncParsableCommand {
                            + "the physical limit would not measure the same work")
         }
         progress.note("loadtest: study \(study.id) at \(client.baseURL); uploading on the schedule…")
+        let cpuBefore = PhysicalLimit.processCPUSeconds()
         var report = try await test.run(client: client, study: study, fields: rendered.fields, server: client.baseURL,
                                         spawned: target == nil, renderSeconds: rendered.seconds) { event in
             switch event {
@@ -130,6 +131,7 @@ struct LoadTestCommand: AsyncParsableCommand {
             }
         }
         progress.finish()
+        report.loadGeneratorCPUSeconds = PhysicalLimit.processCPUSeconds() - cpuBefore
         if let limit { report.physicalLimit = .init(limit, throughput: report.throughputImagesPerSecond) }
         if let server = workspace.server, let status = server.stop(), status != 0 {
             progress.note("loadtest: karyon up exited with status \(status); see \(server.logFile)")
