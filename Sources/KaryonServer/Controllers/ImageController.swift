@@ -192,15 +192,22 @@ struct ImageController: Sendable {
                     try await Subscriptions.lock(study: studyID, on: db)
                     subscriptions = try await StudyExtractor.query(on: db).filter(\.$studyID == studyID).all()
                 }
-                for record in records {
-                    try await record.create(on: db)
-                    for sub in subscriptions {
-                        try await Job(imageID: try record.requireID(), studyID: studyID, extractorID: sub.extractorID,
-                                      extractorVersion: sub.extractorVersion, parameters: sub.parameters,
-                                      parameterHash: sub.parameterHash).create(on: db)
+                // A few multi-row statements, not one per row: rows, then every image's jobs.
+                // 50 rows × 20 columns stay far below every database's limit on bound parameters.
+                let jobs = try records.flatMap { record in
+                    let imageID = try record.requireID()
+                    return subscriptions.map { sub in
+                        Job(imageID: imageID, studyID: studyID, extractorID: sub.extractorID, extractorVersion: sub.extractorVersion,
+                            parameters: sub.parameters, parameterHash: sub.parameterHash)
                     }
-                    try await context.audit.record(req, "image.upload", "image", record.id, on: db)
                 }
+                for start in stride(from: 0, to: records.count, by: 50) {
+                    try await records[start..<min(start + 50, records.count)].create(on: db)
+                }
+                for start in stride(from: 0, to: jobs.count, by: 50) {
+                    try await jobs[start..<min(start + 50, jobs.count)].create(on: db)
+                }
+                try await context.audit.record(req, "image.upload", "image", records.map(\.id), on: db)
                 if let key {
                     try await IdempotencyRecord(userID: user, key: key, requestHash: requestHash, status: Int(status.code),
                                                 response: bodyText).create(on: db)

@@ -37,6 +37,21 @@ struct Audit: Sendable {
         }
     }
 
+    /// One event per resource of a batch (an upload's images), written with one statement in
+    /// the caller's transaction.
+    func record(_ request: Request, _ action: String, _ resourceType: String, _ resourceIDs: [UUID?],
+                on db: any Database) async throws {
+        guard !resourceIDs.isEmpty else { return }
+        let principal = request.auth.get(Principal.self)
+        let events = resourceIDs.map { id in
+            AuditEvent(actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
+                       resourceID: id?.uuidString.lowercased(), outcome: .success, requestID: request.id)
+        }
+        for start in stride(from: 0, to: events.count, by: 500) {
+            try await Self.insert(Array(events[start..<min(start + 500, events.count)]), on: db)
+        }
+    }
+
     /// Inserts the rows with one plain multi-row `INSERT`.
     static func insert(_ events: [AuditEvent], on db: any Database) async throws {
         guard let sql = db as? any SQLDatabase else {
