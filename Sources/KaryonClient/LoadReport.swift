@@ -84,6 +84,18 @@ public struct LoadReport: Codable, Sendable {
         public var ratio: Double
         public var bar: Double
         public var pass: Bool
+        /// The two measurements the limit averages, when it was taken before and after the run.
+        public var imagesPerSecondBefore: Double?
+        public var imagesPerSecondAfter: Double?
+
+        /// The limit of `before`, or of the mean of `before` and `after` when both were taken.
+        public init(before: PhysicalLimit, after: PhysicalLimit?, throughput: Double, bar: Double = 0.9) {
+            self.init(after.map { PhysicalLimit.mean(before, $0) } ?? before, throughput: throughput, bar: bar)
+            if let after {
+                imagesPerSecondBefore = before.imagesPerSecond
+                imagesPerSecondAfter = after.imagesPerSecond
+            }
+        }
 
         public init(_ limit: PhysicalLimit, throughput: Double, bar: Double = 0.9) {
             cores = limit.cores
@@ -168,6 +180,9 @@ public struct LoadReport: Codable, Sendable {
             let costs = limit.extractors.map { "\($0.id) \(f($0.cpuSecondsPerImage * 1000, 1)) ms" }.joined(separator: ", ")
             lines.append("limit     \(limit.cores) cores / \(f(limit.cpuSecondsPerImage * 1000, 1)) ms CPU per image (\(costs); "
                          + "\(limit.sampleImages) fields in a tight loop) = \(f(limit.imagesPerSecond)) images/s")
+            if let before = limit.imagesPerSecondBefore, let after = limit.imagesPerSecondAfter {
+                lines.append("          (the mean of two measurements: \(f(before)) images/s before the run, \(f(after)) after it)")
+            }
             lines.append("ratio     throughput / physical limit = \(f(limit.ratio * 100, 1))%  [bar ≥ \(f(limit.bar * 100, 0))%: "
                          + "\(limit.pass ? "PASS" : "FAIL")]")
         }

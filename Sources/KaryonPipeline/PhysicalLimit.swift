@@ -20,11 +20,24 @@ public struct PhysicalLimit: Sendable, Codable, Equatable {
         public var version: String
         public var cpuSecondsPerImage: Double
         public var wallSecondsPerImage: Double
+
+        public init(id: String, version: String, cpuSecondsPerImage: Double, wallSecondsPerImage: Double) {
+            self.id = id
+            self.version = version
+            self.cpuSecondsPerImage = cpuSecondsPerImage
+            self.wallSecondsPerImage = wallSecondsPerImage
+        }
     }
 
     public var cores: Int
     public var sampleImages: Int
     public var extractors: [Cost]
+
+    public init(cores: Int, sampleImages: Int, extractors: [Cost]) {
+        self.cores = cores
+        self.sampleImages = sampleImages
+        self.extractors = extractors
+    }
 
     /// CPU seconds one image costs across all extractors.
     public var cpuSecondsPerImage: Double { extractors.reduce(0) { $0 + $1.cpuSecondsPerImage } }
@@ -53,6 +66,17 @@ public struct PhysicalLimit: Sendable, Codable, Equatable {
                               cpuSecondsPerImage: (processCPUSeconds() - cpu0) / n, wallSecondsPerImage: Date().timeIntervalSince(wall0) / n))
         }
         return PhysicalLimit(cores: max(1, cores), sampleImages: images.count, extractors: costs)
+    }
+
+    /// The mean of two measurements of the same extractors (say, before and after a load test, so
+    /// that a machine that runs slower or faster meanwhile moves the limit with it).
+    public static func mean(_ a: PhysicalLimit, _ b: PhysicalLimit) -> PhysicalLimit {
+        precondition(a.extractors.map(\.id) == b.extractors.map(\.id), "the same extractors, in the same order")
+        let costs = zip(a.extractors, b.extractors).map { x, y in
+            Cost(id: x.id, version: x.version, cpuSecondsPerImage: (x.cpuSecondsPerImage + y.cpuSecondsPerImage) / 2,
+                 wallSecondsPerImage: (x.wallSecondsPerImage + y.wallSecondsPerImage) / 2)
+        }
+        return PhysicalLimit(cores: a.cores, sampleImages: a.sampleImages + b.sampleImages, extractors: costs)
     }
 
     /// User plus system CPU time of this process so far, in seconds.

@@ -95,13 +95,18 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
         progress.finish()
 
+        // The physical limit is timed before the run and again after it (the server idle), and the
+        // two averaged: a shared or thermally throttled machine drifts, and the run sits in between.
         var limit: PhysicalLimit?
-        if physicalLimit {
-            progress.note("loadtest: timing \(ids.joined(separator: ", ")) on \(min(limitSample, total)) fields in a tight loop…")
-            let sample = try rendered.fields.prefix(limitSample).map { (bytes: try Data(contentsOf: URL(fileURLWithPath: $0.path)), sha256: $0.sha256) }
-            let pixelSize = test.pixelSizeMicrons
-            limit = try await JobRunner.offload { try PhysicalLimit.measure(images: sample, extractors: configured, pixelSizeMicrons: pixelSize) }
+        let sample = physicalLimit
+            ? try rendered.fields.prefix(limitSample).map { (bytes: try Data(contentsOf: URL(fileURLWithPath: $0.path)), sha256: $0.sha256) }
+            : []
+        let pixelSize = test.pixelSizeMicrons
+        func timeLimit() async throws -> PhysicalLimit {
+            progress.note("loadtest: timing \(ids.joined(separator: ", ")) on \(sample.count) fields in a tight loop…")
+            return try await JobRunner.offload { try PhysicalLimit.measure(images: sample, extractors: configured, pixelSizeMicrons: pixelSize) }
         }
+        if physicalLimit { limit = try await timeLimit() }
 
         let client: APIClient
         if let target {
@@ -132,7 +137,10 @@ struct LoadTestCommand: AsyncParsableCommand {
         }
         progress.finish()
         report.loadGeneratorCPUSeconds = PhysicalLimit.processCPUSeconds() - cpuBefore
-        if let limit { report.physicalLimit = .init(limit, throughput: report.throughputImagesPerSecond) }
+        if let limit {
+            let after = try await timeLimit()
+            report.physicalLimit = .init(before: limit, after: after, throughput: report.throughputImagesPerSecond)
+        }
         if let server = workspace.server, let status = server.stop(), status != 0 {
             progress.note("loadtest: karyon up exited with status \(status); see \(server.logFile)")
         }
