@@ -92,18 +92,13 @@ struct ImageController: Sendable {
             }
         }
         let parts = try collector.files()
-        let digests = parts.map { sha256Hex($0.bytes) }
-        // The request's identity is its files (name and content), not its bytes: a retry carries
-        // a new multipart boundary.
-        var identity = "POST \(req.url.path)\n"
-        for (part, digest) in zip(parts, digests) { identity += "\(part.filename ?? "")\u{0}\(digest)\n" }
-        let requestHash = sha256Hex(Array(identity.utf8))
-        if let key, let replay = try await replay(req, key: key, user: user, requestHash: requestHash) { return replay }
-
+        // Hashing and the header probe are CPU work on whole files: the blocking pool, not the
+        // event loop that serves other requests.
         let pixelLimit = context.configuration.pixelLimit
         let uploads: [Upload] = try await req.application.threadPool.runIfActive {
-            try zip(parts, digests).map { part, digest in
+            try parts.map { part in
                 let name = part.filename ?? "file"
+                let digest = sha256Hex(part.bytes)
                 let header: ImageHeader
                 do {
                     header = try ImageCodec.probe(data: [UInt8](part.bytes), name: name)
@@ -116,6 +111,12 @@ struct ImageController: Sendable {
                 return Upload(name: part.filename, bytes: part.bytes, sha256: digest, header: header)
             }
         }
+        // The request's identity is its files (name and content), not its bytes: a retry carries
+        // a new multipart boundary.
+        var identity = "POST \(req.url.path)\n"
+        for upload in uploads { identity += "\(upload.name ?? "")\u{0}\(upload.sha256)\n" }
+        let requestHash = sha256Hex(Array(identity.utf8))
+        if let key, let replay = try await replay(req, key: key, user: user, requestHash: requestHash) { return replay }
         return try await store(req, uploads, study: study, key: key, user: user, requestHash: requestHash)
     }
 
