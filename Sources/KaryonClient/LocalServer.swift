@@ -29,10 +29,11 @@ public final class LocalServer: @unchecked Sendable {
 
     /// Starts `executable up` and waits until `/readyz` answers 200. `onLaunch` is told about the
     /// child as soon as it runs (before it is ready), so an interrupted caller can stop it.
+    /// `environment` adds to (or overrides) this process's environment for the child.
     /// - Throws: ``ClientError/Code/server`` when the child exits early (three tries, in case
     ///   another process took the port) or is not ready within `readyTimeout`.
     public static func start(executable: String, dataDirectory: String, logFile: String, readyTimeout: TimeInterval = 120,
-                             onLaunch: (@Sendable (LocalServer) -> Void)? = nil) async throws -> LocalServer {
+                             environment extra: [String: String] = [:], onLaunch: (@Sendable (LocalServer) -> Void)? = nil) async throws -> LocalServer {
         var lastError: ClientError?
         for _ in 0..<3 {
             let port = try freePort()
@@ -43,6 +44,7 @@ public final class LocalServer: @unchecked Sendable {
             for key in ["KARYON_DATABASE_URL", "KARYON_KEY_FILE", "KARYON_JWT_KEY_FILE", "KARYON_DATA_DIR", "KARYON_HOST", "KARYON_PORT"] {
                 environment.removeValue(forKey: key)
             }
+            environment.merge(extra) { _, new in new }
             process.environment = environment
             _ = FileManager.default.createFile(atPath: logFile, contents: nil)
             guard let log = FileHandle(forWritingAtPath: logFile) else { throw ClientError(.io, "cannot write \(logFile)") }

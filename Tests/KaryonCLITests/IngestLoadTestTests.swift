@@ -15,9 +15,9 @@ struct TestServer {
     let studyID: String
     var token: String { client.token ?? "" }
 
-    static func start(_ temp: TemporaryDirectory, extractors: [String] = []) async throws -> TestServer {
+    static func start(_ temp: TemporaryDirectory, extractors: [String] = [], environment: [String: String] = [:]) async throws -> TestServer {
         let server = try await LocalServer.start(executable: KaryonProcess.binary, dataDirectory: temp.path + "/data",
-                                                 logFile: temp.path + "/server.log", readyTimeout: 60)
+                                                 logFile: temp.path + "/server.log", readyTimeout: 60, environment: environment)
         do {
             let client = try await LoadTest.signIn(to: server)
             let schedule = try LoadSchedule(burst: 1, every: 0, add: 0, duration: 0, timeScale: 1)
