@@ -257,7 +257,7 @@ public enum GLCM {
         _ symmetric: Bool, _ mask: [UInt8]?, _ marginals: Bool
     ) -> Statistics {
         var counts: [UInt32]
-        if mask == nil {
+        if mask == nil, levels <= 256 {
             counts = countPairs(v, width, height, levels, offset)
         } else {
             counts = [UInt32](repeating: 0, count: levels * levels)
@@ -291,25 +291,24 @@ public enum GLCM {
         return stats
     }
 
-    /// The dense levels² count matrix at `offset` over the whole image. Neighbouring pixels
-    /// often form the same pair, and incrementing one counter back to back waits on the previous
-    /// store each time; four interleaved copies of the matrix (consecutive columns go to
-    /// different copies) keep four increments in flight, then fold into one.
+    /// The dense levels² count matrix at `offset` over the whole image, for up to 256 levels.
+    /// Neighbouring pixels often form the same pair, and incrementing one counter back to back
+    /// waits on the previous store each time; four interleaved copies of the matrix (consecutive
+    /// columns go to different copies, 4 × 256 KiB at most: a core's L2) keep four increments in
+    /// flight, then fold into one.
     static func countPairs(
         _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset
     ) -> [UInt32] {
+        precondition(levels <= 256, "countPairs keeps four matrices of at most 256² counters")
         let cells = levels * levels
-        let copies = levels <= 256 ? 4 : 1  // 4 × 256 KiB at most: stays in a core’s L2
-        var counts = [UInt32](repeating: 0, count: cells * copies)
+        var counts = [UInt32](repeating: 0, count: cells * 4)
         let dr = offset.rows, dc = offset.columns
         let r0 = max(0, -dr), r1 = min(height, height - dr)
         let c0 = max(0, -dc), c1 = min(width, width - dc)
-        guard r0 < r1, c0 < c1, let pixels = v.baseAddress else { return Array(counts.prefix(cells)) }
-        let shift = dr * width + dc
-        counts.withUnsafeMutableBufferPointer { cp in
-            let h0 = cp.baseAddress!
-            if copies == 4 {
-                let h1 = h0 + cells, h2 = h1 + cells, h3 = h2 + cells
+        if r0 < r1, c0 < c1, let pixels = v.baseAddress {
+            let shift = dr * width + dc
+            counts.withUnsafeMutableBufferPointer { cp in
+                let h0 = cp.baseAddress!, h1 = h0 + cells, h2 = h1 + cells, h3 = h2 + cells
                 for r in r0..<r1 {
                     let a = pixels + r * width, b = a + shift
                     var c = c0
@@ -326,14 +325,9 @@ public enum GLCM {
                     }
                 }
                 for k in 0..<cells { h0[k] = h0[k] &+ h1[k] &+ h2[k] &+ h3[k] }
-            } else {
-                for r in r0..<r1 {
-                    let a = pixels + r * width, b = a + shift
-                    for c in c0..<c1 { h0[Int(a[c]) &* levels &+ Int(b[c])] &+= 1 }
-                }
             }
         }
-        if copies > 1 { counts.removeLast(cells * (copies - 1)) }
+        counts.removeLast(cells * 3)
         return counts
     }
 
