@@ -116,13 +116,17 @@ public struct JobQueue: Sendable {
     /// What a successful attempt produced.
     public struct Output: Sendable {
         public var features: String
+        /// The `artefacts` column: stored artefacts (``ResultArtefact``) as JSON.
         public var artefacts: String
         public var inputSHA256: String
+        /// Artefact files not yet stored in a blob (``JobRunner`` stores them before completing).
+        public var files: [ResultArtefact.File]
 
-        public init(features: String, artefacts: String = "[]", inputSHA256: String) {
+        public init(features: String, artefacts: String = "[]", inputSHA256: String, files: [ResultArtefact.File] = []) {
             self.features = features
             self.artefacts = artefacts
             self.inputSHA256 = inputSHA256
+            self.files = files
         }
     }
 

@@ -26,7 +26,9 @@ public struct JobRunner: Sendable {
         public let retryable: Bool
     }
 
-    /// The features (as a JSON object) and the input digest.
+    /// The features (as a JSON object), the input digest and, for extractors that detect objects,
+    /// the artefacts, already stored in one encrypted blob (``ResultArtefact``). When the result
+    /// is not stored after all (fenced, duplicate), give the output to ``discard(_:)``.
     public func run(_ job: ClaimedJob) async throws -> JobQueue.Output {
         guard let image = try await ImageRecord.find(job.imageID, on: database) else {
             throw Failure(message: "the image was deleted", retryable: false)
@@ -53,9 +55,37 @@ public struct JobRunner: Sendable {
             throw Failure(message: "the stored image could not be read (\(error.code.rawValue))", retryable: error.code == .io)
         }
         let options = decodeOptions
+        let blobs = self.blobs
         return try await Self.offload {
-            try Self.extract(bytes, with: configured, pixelSizeMicrons: pixelSize, sha256: image.sha256, options: options,
-                             name: "image \(job.imageID)")
+            var output = try Self.extract(bytes, with: configured, pixelSizeMicrons: pixelSize, sha256: image.sha256, options: options,
+                                          name: "image \(job.imageID)")
+            try Self.store(&output, in: blobs)
+            return output
+        }
+    }
+
+    /// Writes the output's artefact files as one blob and lists them in `output.artefacts`.
+    /// - Throws: ``Failure`` (retryable) when the blob cannot be written; nothing is then stored.
+    static func store(_ output: inout JobQueue.Output, in blobs: any BlobStore) throws {
+        guard !output.files.isEmpty else { return }
+        let (plaintext, artefacts) = ResultArtefact.pack(output.files, blobID: UUID())
+        do {
+            try blobs.put(plaintext, id: artefacts[0].blobID)
+        } catch {
+            throw Failure(message: "the artefacts could not be stored: \(error)", retryable: true)
+        }
+        output.artefacts = ResultArtefact.json(artefacts)
+        output.files = []
+    }
+
+    /// Deletes the artefacts of an output whose result was not stored (a fenced or duplicate
+    /// completion), so that no blob is left without a row. Best effort: a blob left behind is
+    /// collected as an orphan when a server starts.
+    public func discard(_ output: JobQueue.Output) async {
+        guard let artefacts = try? ResultArtefact.list(fromJSON: output.artefacts), !artefacts.isEmpty else { return }
+        let blobs = self.blobs
+        _ = try? await Self.offload {
+            for id in Set(artefacts.map(\.blobID)) { try blobs.delete(id) }
         }
     }
 
@@ -79,7 +109,39 @@ public struct JobRunner: Sendable {
             throw Failure(message: error.message, retryable: error.code == .failed)
         }
         let pairs = zip(result.features.names, result.features.values).map { ($0, JSONText.value($1)) }
-        return JobQueue.Output(features: JSONText.object(pairs), inputSHA256: sha256)
+        var output = JobQueue.Output(features: JSONText.object(pairs), inputSHA256: sha256)
+        if let objects = result.objects {
+            do {
+                output.files = try artefactFiles(of: objects)
+            } catch {
+                throw Failure(message: "the objects could not be exported: \(error)", retryable: false)
+            }
+        }
+        return output
+    }
+
+    /// What an object-detecting extractor's result keeps besides its features, in the forms QuPath,
+    /// scikit-image and spreadsheets read:
+    /// - `labels`: the nuclei as a 16-bit PNG of instance labels (0 = background, object k = k);
+    /// - `cell_labels`: the cells grown from them, when the extractor grew cells (same labels);
+    /// - `geojson`: a FeatureCollection of the objects with measurements and classes (``ObjectTable/geoJSON()``);
+    /// - `objects`: one CSV row per object (``ObjectTable/csv``).
+    ///
+    /// Both label images carry the pixel size. A field with more than 65,535 objects has no
+    /// label images (PNG holds 16 bits); its GeoJSON and CSV still list every object.
+    public static func artefactFiles(of objects: ObjectTable) throws -> [ResultArtefact.File] {
+        var files: [ResultArtefact.File] = []
+        if objects.nuclei.count <= 65535 {
+            files.append(.init(kind: "labels", mediaType: "image/png", bytes: try ImageCodec.encode(
+                .uint16(try objects.nuclei.image16()), pixelSizeMicrons: objects.pixelSizeMicrons)))
+            if let cells = objects.cells {
+                files.append(.init(kind: "cell_labels", mediaType: "image/png", bytes: try ImageCodec.encode(
+                    .uint16(try cells.image16()), pixelSizeMicrons: objects.pixelSizeMicrons)))
+            }
+        }
+        files.append(.init(kind: "geojson", mediaType: "application/geo+json", bytes: Array(objects.geoJSON().utf8)))
+        files.append(.init(kind: "objects", mediaType: "text/csv; charset=utf-8", bytes: Array(objects.csv.utf8)))
+        return files
     }
 
     /// Process-wide settings for a process that runs jobs (a worker, a server with in-process

@@ -161,6 +161,7 @@ public actor WorkerPool {
         do {
             let output = try await runner.run(job)
             let outcome = try await queue.complete(job, output: output)
+            if outcome != .stored { await runner.discard(output) }
             let duration = Date().timeIntervalSince(started)
             meanRun = meanRun.map { 0.8 * $0 + 0.2 * duration } ?? duration
             if outcome == .fenced {
@@ -170,6 +171,8 @@ public actor WorkerPool {
                 await events?(.succeeded(job, duration: duration))
             }
         } catch {
+            // When completing threw, the commit may or may not have happened: the artefact blob
+            // stays, and the start-up orphan collection removes it if no result names it.
             let failure = error as? JobRunner.Failure
             let message = failure?.message ?? String(describing: error)
             let state = try? await queue.fail(job, error: message, retryable: failure?.retryable ?? true)

@@ -38,12 +38,22 @@ struct SecurityMatrixTests {
             let claimed = try await server.send(.POST, "/api/v1/worker/claim", token: worker, json: ["extractors": ["a-ext"]])
             #expect(claimed.status == .ok, "\(claimed.text)")
             let externalJob = (claimed.object["job"] as? [String: Any])?["id"] as? String ?? ""
+            // A result of A's image with an artefact (a GeoJSON naming A's patient).
+            let imageRecord = try #require(try await ImageRecord.find(UUID(uuidString: image), on: server.app.db))
+            let (plaintext, artefacts) = ResultArtefact.pack([.init(kind: "geojson", mediaType: "application/geo+json",
+                                                                    bytes: Array(#"{"name": "Kowalska"}"#.utf8))], blobID: UUID())
+            try #require(server.parts).blobs.put(plaintext, id: artefacts[0].blobID)
+            let result = ResultRecord(imageID: imageRecord.id!, studyID: imageRecord.studyID, jobID: nil, extractorID: "nuclei",
+                                      extractorVersion: "0.0.1", parameters: "{}", parameterHash: "h", inputSHA256: imageRecord.sha256,
+                                      features: "{}", artefacts: ResultArtefact.json(artefacts))
+            try await result.create(on: server.app.db)
+            #expect(try await server.send(.GET, "/api/v1/results/\(result.id!.api)/artefacts/geojson", token: a).text.contains("Kowalska"))
             let ids: [String: String] = [
                 "/api/v1/projects/{id}": project, "/api/v1/patients/{id}": patient, "/api/v1/studies/{id}": study,
                 "/api/v1/images/{id}": image, "/api/v1/tokens/{id}": token, "/api/v1/notifications/{id}": note.id!.api,
                 "/api/v1/admin/users/{id}": aID,
                 "/api/v1/admin/jobs/{id}": try await Job.query(on: server.app.db).first()?.id?.api ?? "",
-                "/api/v1/worker/jobs/{id}": externalJob,
+                "/api/v1/worker/jobs/{id}": externalJob, "/api/v1/results/{id}": result.id!.api,
             ]
             let before = try await snapshot(server)
             let deniedBefore = try await AuditEvent.query(on: server.app.db).filter(\.$outcome == "denied").count()
@@ -60,6 +70,7 @@ struct SecurityMatrixTests {
                 }
                 var path = "/" + template.replacingOccurrences(of: "{id}", with: id)
                 path = path.replacingOccurrences(of: "{user_id}", with: aID).replacingOccurrences(of: "{subscription_id}", with: subscription)
+                    .replacingOccurrences(of: "{kind}", with: "geojson")
                 let body: Any? = op.0 == .POST || op.0 == .PATCH ? ["name": "x", "email": "b@lab.example", "role": "owner", "notes": "B was here"] : nil
                 let reply: TestServer.Reply
                 if path.hasSuffix("/images"), op.0 == .POST {
@@ -99,7 +110,7 @@ struct SecurityMatrixTests {
         rows += try await Job.query(on: db).all().map {
             "\($0.id!) \($0.state) \($0.attempts) \($0.attemptToken?.uuidString ?? "-") \($0.leaseExpiresAt?.timeIntervalSince1970 ?? 0)"
         }
-        rows += try await ResultRecord.query(on: db).all().map { "\($0.id!) \($0.features)" }
+        rows += try await ResultRecord.query(on: db).all().map { "\($0.id!) \($0.features) \($0.artefacts)" }
         rows += try await Algorithm.query(on: db).all().map { "\($0.id!) \($0.version) \($0.ownerID?.uuidString ?? "-")" }
         return rows.sorted()
     }

@@ -80,16 +80,29 @@ struct Access: Sendable {
         try await record(Project.self, request, need, action: action, resource: "project", membership: \Project.$id == \ProjectMember.$projectID)
     }
 
+    /// A result, through its image's project.
+    func result(_ request: Request, _ need: Need, action: String) async throws -> ResultRecord {
+        try await record(ResultRecord.self, request, need, action: action, resource: "result") {
+            $0.join(ImageRecord.self, on: \ResultRecord.$imageID == \ImageRecord.$id)
+                .join(ProjectMember.self, on: \ImageRecord.$projectID == \ProjectMember.$projectID)
+        }
+    }
+
     /// The record named by the `id` path parameter, once the caller's role in its project allows
     /// `need`. One query: the record joined to the caller's membership row of its project
     /// (`membership` relates the two), so "missing" and "not a member" are the same empty answer.
     private func record<M: Model>(_ type: M.Type, _ request: Request, _ need: Need, action: String, resource: String,
                                   membership: ComplexJoinFilter) async throws -> M where M.IDValue == UUID {
+        try await record(type, request, need, action: action, resource: resource) { $0.join(ProjectMember.self, on: membership) }
+    }
+
+    /// ``record(_:_:_:action:resource:membership:)`` for a record that reaches its project's
+    /// membership rows through other tables: `joinMembership` adds the joins.
+    private func record<M: Model>(_ type: M.Type, _ request: Request, _ need: Need, action: String, resource: String,
+                                  joinMembership: (QueryBuilder<M>) -> QueryBuilder<M>) async throws -> M where M.IDValue == UUID {
         let id = try await id(request, resource: resource, action: action)
         let me = try request.principal
-        let row = try await M.query(on: request.db)
-            .filter(\._$id == id)
-            .join(ProjectMember.self, on: membership)
+        let row = try await joinMembership(M.query(on: request.db).filter(\._$id == id))
             .filter(ProjectMember.self, \.$userID == me.userID)
             .first()
         try await check(need, role: try row?.joined(ProjectMember.self).memberRole, request, action: action, resource: resource, id: id)

@@ -17,6 +17,67 @@ struct ResultController: Sendable {
                                    summary: "A study's results, JSON (one object per image and extractor) or CSV (format=csv: one row per image)",
                                    tag: "results", query: [("format", .string(enumeration: ["json", "csv"]), "json (default) or csv.")],
                                    response: .array(.ref("Result")), errors: [404, 422]), on: routes, use: forStudy)
+        catalog.register(Operation(method: .GET, path: "/api/v1/results/{id}/artefacts/{kind}",
+                                   summary: "A file derived by the analysis, decrypted and verified: labels / cell_labels (16-bit PNG instance labels), "
+                                       + "geojson (objects for QuPath), objects (CSV, one row per object)",
+                                   tag: "results", pathParameters: ["kind": .string(description: "An artefact kind the result lists.")],
+                                   response: .binary, responseMediaType: "application/octet-stream", errors: [404, 500]),
+                         on: routes, use: artefact)
+    }
+
+    @Sendable func artefact(_ req: Request) async throws -> Response {
+        let result = try await context.access.result(req, .read, action: "result.artefact")
+        let kind = req.parameters.get("kind") ?? ""
+        let artefacts: [ResultArtefact]
+        do {
+            artefacts = try ResultArtefact.list(fromJSON: result.artefacts)
+        } catch {
+            req.logger.error("unreadable artefacts column", metadata: ["result.id": "\(result.id!)", "error": "\(error)"])
+            throw APIError(.internalServerError, "storage_error", "The result's list of artefacts is damaged.")
+        }
+        guard let artefact = artefacts.first(where: { $0.kind == kind }) else {
+            let kinds = artefacts.map(\.kind)
+            throw APIError(.notFound, "not_found", kinds.isEmpty ? "This result has no artefacts."
+                           : "This result has no artefact '\(kind.prefix(64))'; it has \(kinds.joined(separator: ", ")).")
+        }
+        let blob = try await context.blobBytes(req, artefact.blobID, resource: "result", id: result.id, what: "stored artefact",
+                                               action: "result.artefact")
+        let bytes: Data
+        do {
+            bytes = try artefact.slice(of: blob)
+        } catch {
+            try? await context.audit.record(req, "result.artefact", "result", result.id, outcome: .failure)
+            throw APIError(.internalServerError, "integrity_error", "The stored artefact does not match its record and was not sent.")
+        }
+        try await context.audit.record(req, "result.artefact", "result", result.id)
+        var headers = HTTPHeaders()
+        headers.add(name: .contentType, value: artefact.mediaType)
+        headers.add(name: .contentDisposition, value: "attachment; filename=\"\(Self.fileName(result, artefact))\"")
+        headers.add(name: .cacheControl, value: "private, no-store")
+        headers.add(name: "X-Content-Type-Options", value: "nosniff")
+        return Response(status: .ok, headers: headers, body: .init(data: bytes))
+    }
+
+    /// `<image id>-<extractor>-<kind>.<extension>`.
+    static func fileName(_ result: ResultRecord, _ artefact: ResultArtefact) -> String {
+        let ext = switch artefact.mediaType.split(separator: ";").first.map(String.init) {
+        case "image/png": "png"
+        case "image/tiff": "tif"
+        case "application/geo+json": "geojson"
+        case "application/json": "json"
+        case "text/csv": "csv"
+        default: "bin"
+        }
+        let safe = { (s: String) in String(s.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }) }
+        return "\(result.imageID.api)-\(safe(result.extractorID))-\(safe(artefact.kind)).\(ext)"
+    }
+
+    /// What a result lists about its artefacts: kind, media type, size and where to get it.
+    static func artefactList(_ result: ResultRecord) -> [[String: Any]] {
+        ((try? ResultArtefact.list(fromJSON: result.artefacts)) ?? []).map {
+            ["kind": $0.kind, "media_type": $0.mediaType, "byte_size": $0.byteSize,
+             "href": "/api/v1/results/\(result.id!.api)/artefacts/\($0.kind)"]
+        }
     }
 
     @Sendable func forImage(_ req: Request) async throws -> Response {
@@ -59,20 +120,21 @@ struct ResultController: Sendable {
             let k = key(job.extractorID, job.extractorVersion, job.parameterHash)
             let result = byKey.removeValue(forKey: k)
             out.append([
-                "image_id": imageID.api, "extractor": job.extractorID, "version": job.extractorVersion,
+                "id": orNull(result?.id?.api), "image_id": imageID.api, "extractor": job.extractorID, "version": job.extractorVersion,
                 "parameters": JSONResponse.embedded(job.parameters), "parameter_hash": job.parameterHash,
                 "status": result != nil ? "succeeded" : job.state, "attempts": job.attempts,
                 "error": orNull(job.jobState == .dead || job.jobState == .failed ? job.lastError : nil),
                 "features": result.map { JSONResponse.embedded($0.features) } ?? NSNull(),
+                "artefacts": result.map(artefactList) ?? [],
                 "finished_at": orNull(result?.createdAt.api ?? job.finishedAt?.api),
             ])
         }
         for result in byKey.values.sorted(by: { $0.extractorID < $1.extractorID }) {
             out.append([
-                "image_id": imageID.api, "extractor": result.extractorID, "version": result.extractorVersion,
+                "id": result.id!.api, "image_id": imageID.api, "extractor": result.extractorID, "version": result.extractorVersion,
                 "parameters": JSONResponse.embedded(result.parameters), "parameter_hash": result.parameterHash,
                 "status": "succeeded", "attempts": NSNull(), "error": NSNull(),
-                "features": JSONResponse.embedded(result.features), "finished_at": result.createdAt.api,
+                "features": JSONResponse.embedded(result.features), "artefacts": artefactList(result), "finished_at": result.createdAt.api,
             ])
         }
         return out

@@ -11,6 +11,8 @@ struct Operation: Sendable {
     var summary: String
     var tag: String
     var authenticated = true
+    /// Path parameters that are not UUIDs (every other `{…}` is one).
+    var pathParameters: [String: Schema] = [:]
     var query: [(name: String, schema: Schema, description: String)] = []
     /// Required request headers.
     var headers: [(name: String, schema: Schema, description: String)] = []
@@ -51,7 +53,8 @@ final class RouteCatalog: @unchecked Sendable {
             var parameters: [[String: Any]] = []
             for part in op.path.split(separator: "/") where part.hasPrefix("{") {
                 let name = String(part.dropFirst().dropLast())
-                parameters.append(["name": name, "in": "path", "required": true, "schema": name == "name" ? ["type": "string"] : ["type": "string", "format": "uuid"]])
+                let schema = op.pathParameters[name]?.json ?? (name == "name" ? ["type": "string"] : ["type": "string", "format": "uuid"])
+                parameters.append(["name": name, "in": "path", "required": true, "schema": schema])
             }
             for q in op.query {
                 parameters.append(["name": q.name, "in": "query", "required": false, "schema": q.schema.json, "description": q.description])

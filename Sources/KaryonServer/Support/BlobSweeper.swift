@@ -17,8 +17,7 @@ enum BlobSweeper {
 
     /// Blob ids listed in a result's `artefacts` JSON.
     static func artefactBlobIDs(_ json: String) -> [UUID] {
-        guard let items = JSONResponse.embedded(json) as? [[String: Any]] else { return [] }
-        return items.compactMap { ($0["blob_id"] as? String).flatMap(UUID.init(uuidString:)) }
+        Array(Set(((try? ResultArtefact.list(fromJSON: json)) ?? []).map(\.blobID)))
     }
 
     static func delete(_ ids: [UUID], from store: any BlobStore, pool: NIOThreadPool, logger: Logger) async throws {
