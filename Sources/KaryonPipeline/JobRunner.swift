@@ -139,7 +139,7 @@ public struct JobRunner: Sendable {
                     .uint16(try cells.image16()), pixelSizeMicrons: objects.pixelSizeMicrons)))
             }
         }
-        files.append(.init(kind: "geojson", mediaType: "application/geo+json", bytes: Array(objects.geoJSON().utf8)))
+        files.append(.init(kind: "geojson", mediaType: "application/geo+json", bytes: objects.geoJSONBytes()))
         files.append(.init(kind: "objects", mediaType: "text/csv; charset=utf-8", bytes: Array(objects.csv.utf8)))
         return files
     }

@@ -95,7 +95,7 @@ struct AnalyzeCommand: ParsableCommand {
         for a in analyzed {
             guard let table = a.results.last(where: { $0.objects != nil })?.objects else { continue }
             if let objects { try AtomicFile.write(Array(table.csv.utf8), to: outputPath(objects, for: a.path)) }
-            if let geojson { try AtomicFile.write(Array(table.geoJSON().utf8), to: outputPath(geojson, for: a.path)) }
+            if let geojson { try AtomicFile.write(table.geoJSONBytes(), to: outputPath(geojson, for: a.path)) }
             if let labels {
                 try ImageCodec.write(.uint16(try table.nuclei.image16()), to: outputPath(labels, for: a.path),
                                      pixelSizeMicrons: table.pixelSizeMicrons)

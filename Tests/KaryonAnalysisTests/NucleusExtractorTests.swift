@@ -186,6 +186,16 @@ struct NucleusExtractorTests {
         #expect(properties["objectType"] as? String == "cell")
         #expect((properties["classification"] as? [String: Any])?["name"] != nil)
         #expect((properties["measurements"] as? [String: Any])?["nucleus_area"] != nil)
+        // Every measurement reads back as the number in the table. (The text is Swift's shortest
+        // round-trip form; Foundation's JSON parser on Linux may miss the last few bits.)
+        for (k, feature) in features.enumerated() {
+            let measurements = (feature["properties"] as? [String: Any])?["measurements"] as? [String: Any] ?? [:]
+            for (column, value) in zip(objects.columns, objects.rows[k]) where column.name != "id" && column.name != "class" {
+                guard let expected = value.doubleValue, expected.isFinite else { continue }
+                let read = (measurements[column.name] as? NSNumber)?.doubleValue ?? .nan
+                #expect(abs(read - expected) <= 1e-13 * max(1, abs(expected)), "object \(k + 1) \(column.name): \(read) for \(expected)")
+            }
+        }
         let ring = ((first["nucleusGeometry"] as! [String: Any])["coordinates"] as! [[[Double]]])[0]
         #expect(ring.first == ring.last && ring.count >= 5)
         let overlay = try objects.overlay(on: .uint8(f.image))

@@ -58,45 +58,77 @@ extension ObjectTable {
     /// `classification` `{name, color}`, and `measurements` as a name → number map. Coordinates
     /// are pixels with (0, 0) the top-left corner of the image; rings run along pixel edges and
     /// are closed.
-    public func geoJSON() -> String {
+    public func geoJSON() -> String { String(decoding: geoJSONBytes(), as: UTF8.self) }
+
+    /// ``geoJSON()`` as UTF-8 bytes, written straight into one buffer: a 2048² field has
+    /// thousands of objects, hundreds of thousands of outline points and as many measurements.
+    public func geoJSONBytes() -> [UInt8] {
         let nucleusOutlines = nuclei.outlines()
         let cellOutlines = cells?.outlines()
-        func ring(_ p: PixelPolygon) -> String {
-            guard p.count > 0 else { return "[]" }
-            var points = (0..<p.count).map { "[\(p.x[$0]), \(p.y[$0])]" }
-            points.append(points[0])
-            return "{\"type\": \"Polygon\", \"coordinates\": [[" + points.joined(separator: ", ") + "]]}"
-        }
-        var features: [String] = []
-        features.reserveCapacity(count)
-        for k in 0..<count {
-            var measurements: [(String, String)] = []
-            for (c, v) in zip(columns, rows[k]) where c.name != "id" && c.name != "class" {
-                if let d = v.doubleValue { measurements.append((c.name, JSONText.number(d))) }
+        var out = JSONBytes(capacity: count * (columns.count * 28 + 1500))
+        func ring(_ p: PixelPolygon) {
+            out.append("{\"type\": \"Polygon\", \"coordinates\": [[")
+            for i in 0..<p.count {
+                out.append(i == 0 ? "[" : ", [")
+                out.append(Int(p.x[i]))
+                out.append(", ")
+                out.append(Int(p.y[i]))
+                out.append("]")
             }
-            var properties: [(String, String)] = [
-                ("objectType", JSONText.string(cellOutlines == nil ? "detection" : "cell")),
-                ("name", JSONText.string("\(k + 1)")),
-                ("isLocked", "false"),
-            ]
+            if p.count > 0 {
+                out.append(", [")
+                out.append(Int(p.x[0]))
+                out.append(", ")
+                out.append(Int(p.y[0]))
+                out.append("]")
+            }
+            out.append("]]}")
+        }
+        let measured = columns.indices.filter { columns[$0].name != "id" && columns[$0].name != "class" }
+        let keys = columns.map { Array(JSONText.string($0.name).utf8) }  // quoted once
+        let objectType = Array(JSONText.string(cellOutlines == nil ? "detection" : "cell").utf8)
+        out.append("{\"type\": \"FeatureCollection\", \"features\": [\n")
+        for k in 0..<count {
+            if k > 0 { out.append(",\n") }
+            out.append("{\"type\": \"Feature\", \"geometry\": ")
+            if let cellOutlines, cellOutlines[k].count > 0 {
+                ring(cellOutlines[k])
+                out.append(", \"nucleusGeometry\": ")
+                ring(nucleusOutlines[k])
+            } else {
+                ring(nucleusOutlines[k])
+            }
+            out.append(", \"properties\": {\"objectType\": ")
+            out.append(objectType)
+            out.append(", \"name\": \"")
+            out.append(k + 1)
+            out.append("\", \"isLocked\": false")
             if let classes {
                 let (r, g, b) = Self.color(ofClass: classes[k])
-                properties.append(("classification", JSONText.object([
-                    ("name", JSONText.string(Self.qupathName(classes[k]))), ("color", "[\(r), \(g), \(b)]"),
-                ])))
+                out.append(", \"classification\": {\"name\": ")
+                out.append(Array(JSONText.string(Self.qupathName(classes[k])).utf8))
+                out.append(", \"color\": [")
+                out.append(Int(r))
+                out.append(", ")
+                out.append(Int(g))
+                out.append(", ")
+                out.append(Int(b))
+                out.append("]}")
             }
-            properties.append(("measurements", JSONText.object(measurements)))
-            var feature: [(String, String)] = [("type", "\"Feature\"")]
-            if let cellOutlines, cellOutlines[k].count > 0 {
-                feature.append(("geometry", ring(cellOutlines[k])))
-                feature.append(("nucleusGeometry", ring(nucleusOutlines[k])))
-            } else {
-                feature.append(("geometry", ring(nucleusOutlines[k])))
+            out.append(", \"measurements\": {")
+            var first = true
+            for c in measured {
+                guard let d = rows[k][c].doubleValue else { continue }
+                if !first { out.append(", ") }
+                first = false
+                out.append(keys[c])
+                out.append(": ")
+                out.append(d)
             }
-            feature.append(("properties", JSONText.object(properties)))
-            features.append(JSONText.object(feature))
+            out.append("}}}")
         }
-        return "{\"type\": \"FeatureCollection\", \"features\": [\n" + features.joined(separator: ",\n") + "\n]}\n"
+        out.append("\n]}\n")
+        return out.bytes
     }
 
     /// The image as 8-bit RGB with the objects' outlines drawn over it: nuclei in their class
