@@ -30,7 +30,7 @@ public struct JobRunner: Sendable {
     /// the artefacts, already stored in one encrypted blob (``ResultArtefact``). When the result
     /// is not stored after all (fenced, duplicate), give the output to ``discard(_:)``.
     public func run(_ job: ClaimedJob) async throws -> JobQueue.Output {
-        guard let image = try await ImageRecord.find(job.imageID, on: database) else {
+        guard let image = try await ImageRecord.findDirectly(job.imageID, on: database) else {
             throw Failure(message: "the image was deleted", retryable: false)
         }
         let configured: ConfiguredExtractor

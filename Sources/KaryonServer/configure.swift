@@ -91,7 +91,8 @@ enum DatabaseSetup {
     static let sqliteBusyTimeout: TimeInterval = 30
 
     /// Points Fluent at PostgreSQL when a URL is configured, else at SQLite in the data
-    /// directory (WAL journal, foreign keys on, a sleeping busy handler).
+    /// directory (WAL journal, foreign keys on, a sleeping busy handler, checkpoints by
+    /// ``WALCheckpointer`` rather than by whichever commit fills the log).
     static func use(_ configuration: ServerConfiguration, on app: Application) async throws {
         if let url = configuration.databaseURL {
             app.databases.use(try .postgres(url: url), as: .psql)
@@ -107,7 +108,10 @@ enum DatabaseSetup {
             for loop in app.eventLoopGroup.makeIterator() {
                 let db = app.databases.database(.sqlite, logger: app.logger, on: loop)
                 try await (db as? any SQLDatabase)?.raw("PRAGMA busy_timeout = \(unsafeRaw: String(Int(sqliteBusyTimeout * 1000)))").run()
+                // Checkpoints run from a connection of their own, off the commit path.
+                try await (db as? any SQLDatabase)?.raw("PRAGMA wal_autocheckpoint = 0").run()
             }
+            app.lifecycle.use(WALCheckpointer(path: configuration.sqlitePath, busyTimeout: sqliteBusyTimeout, logger: app.logger))
         }
     }
 }

@@ -20,8 +20,9 @@ struct Access: Sendable {
                 .first()?.memberRole
         }
         // One narrow query: this runs for every id in every path.
-        guard let row = try await sql.select().column("role").from(ProjectMember.schema)
-            .where("project_id", .equal, projectID).where("user_id", .equal, me.userID).first() else { return nil }
+        guard let row = try await sql.raw("""
+            SELECT role FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: me.userID)
+            """).first() else { return nil }
         return ProjectMember.Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .viewer
     }
 
@@ -65,49 +66,48 @@ struct Access: Sendable {
     }
 
     func patient(_ request: Request, _ need: Need, action: String) async throws -> Patient {
-        try await record(Patient.self, request, need, action: action, resource: "patient", membership: \Patient.$projectID == \ProjectMember.$projectID)
+        try await record(Patient.self, request, need, action: action, resource: "patient",
+                         membership: "JOIN project_members m ON m.project_id = r.project_id")
     }
 
     func study(_ request: Request, _ need: Need, action: String) async throws -> Study {
-        try await record(Study.self, request, need, action: action, resource: "study", membership: \Study.$projectID == \ProjectMember.$projectID)
+        try await record(Study.self, request, need, action: action, resource: "study",
+                         membership: "JOIN project_members m ON m.project_id = r.project_id")
     }
 
     func image(_ request: Request, _ need: Need, action: String) async throws -> ImageRecord {
-        try await record(ImageRecord.self, request, need, action: action, resource: "image", membership: \ImageRecord.$projectID == \ProjectMember.$projectID)
+        try await record(ImageRecord.self, request, need, action: action, resource: "image",
+                         membership: "JOIN project_members m ON m.project_id = r.project_id")
     }
 
     func project(_ request: Request, _ need: Need, action: String) async throws -> Project {
-        try await record(Project.self, request, need, action: action, resource: "project", membership: \Project.$id == \ProjectMember.$projectID)
+        try await record(Project.self, request, need, action: action, resource: "project",
+                         membership: "JOIN project_members m ON m.project_id = r.id")
     }
 
     /// A result, through its image's project.
     func result(_ request: Request, _ need: Need, action: String) async throws -> ResultRecord {
-        try await record(ResultRecord.self, request, need, action: action, resource: "result") {
-            $0.join(ImageRecord.self, on: \ResultRecord.$imageID == \ImageRecord.$id)
-                .join(ProjectMember.self, on: \ImageRecord.$projectID == \ProjectMember.$projectID)
-        }
+        try await record(ResultRecord.self, request, need, action: action, resource: "result",
+                         membership: "JOIN images i ON i.id = r.image_id JOIN project_members m ON m.project_id = i.project_id")
     }
 
     /// The record named by the `id` path parameter, once the caller's role in its project allows
-    /// `need`. One query: the record joined to the caller's membership row of its project
-    /// (`membership` relates the two), so "missing" and "not a member" are the same empty answer.
-    private func record<M: Model>(_ type: M.Type, _ request: Request, _ need: Need, action: String, resource: String,
-                                  membership: ComplexJoinFilter) async throws -> M where M.IDValue == UUID {
-        try await record(type, request, need, action: action, resource: resource) { $0.join(ProjectMember.self, on: membership) }
-    }
-
-    /// ``record(_:_:_:action:resource:membership:)`` for a record that reaches its project's
-    /// membership rows through other tables: `joinMembership` adds the joins.
-    private func record<M: Model>(_ type: M.Type, _ request: Request, _ need: Need, action: String, resource: String,
-                                  joinMembership: (QueryBuilder<M>) -> QueryBuilder<M>) async throws -> M where M.IDValue == UUID {
+    /// `need`. One query: the record (alias `r`) joined to the caller's membership row of its
+    /// project (alias `m`, reached by `membership`), so "missing" and "not a member" are the same
+    /// empty answer. Read directly (``DirectlyDecodable``): this runs for every id in every path.
+    private func record<M: DirectlyDecodable>(_ type: M.Type, _ request: Request, _ need: Need, action: String, resource: String,
+                                              membership: String) async throws -> M {
         let id = try await id(request, resource: resource, action: action)
         let me = try request.principal
-        let row = try await joinMembership(M.query(on: request.db).filter(\._$id == id))
-            .filter(ProjectMember.self, \.$userID == me.userID)
-            .first()
-        try await check(need, role: try row?.joined(ProjectMember.self).memberRole, request, action: action, resource: resource, id: id)
+        let sql = try request.db.sql(for: "access checks")
+        let row = try await sql.raw("""
+            SELECT \(unsafeRaw: M.selectList(alias: "r")), m.role AS member_role FROM \(ident: M.schema) r
+            \(unsafeRaw: membership) AND m.user_id = \(bind: me.userID) WHERE r.id = \(bind: id)
+            """).first()
+        let role = try row.map { ProjectMember.Role(rawValue: try $0.decode(column: "member_role", as: String.self)) ?? .viewer }
+        try await check(need, role: role, request, action: action, resource: resource, id: id)
         guard let row else { throw APIError.notFound(resource) }  // (check has already refused a missing row)
-        return row
+        return try M.decode(row)
     }
 
     /// The caller's projects, narrowed to the `project_id` query parameter when one is given.

@@ -43,8 +43,7 @@ struct BearerAuthenticator: AsyncMiddleware {
         guard let sql = db as? any SQLDatabase else {
             return try await User.find(id, on: db).map { ($0.email, $0.platformRole) }
         }
-        guard let row = try await sql.select().column("email").column("role").from(User.schema)
-            .where("id", .equal, id).first() else { return nil }
+        guard let row = try await sql.raw("SELECT email, role FROM users WHERE id = \(bind: id)").first() else { return nil }
         let role = User.Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .viewer
         return (try row.decode(column: "email", as: String.self), role)
     }

@@ -105,7 +105,7 @@ struct WorkerController: Sendable {
         let deadline = clock.now + .seconds(body.wait_seconds ?? 0)
         while true {
             if let job = try await queue.claim(extractors: extractors, worker: worker) {
-                guard let image = try await ImageRecord.find(job.imageID, on: req.db) else {
+                guard let image = try await ImageRecord.findDirectly(job.imageID, on: req.db) else {
                     _ = try await queue.fail(job, error: "the image was deleted", retryable: false)
                     continue
                 }
@@ -183,7 +183,7 @@ struct WorkerController: Sendable {
             throw APIError.badRequest("X-Attempt-Token must be the UUID the claim returned.", code: "invalid_attempt_token")
         }
         guard Self.holds(job, token) else { throw Self.leaseLost }
-        guard let image = try await ImageRecord.find(job.imageID, on: req.db) else { throw APIError.notFound("job") }
+        guard let image = try await ImageRecord.findDirectly(job.imageID, on: req.db) else { throw APIError.notFound("job") }
         let data = try await context.imageBytes(req, image, action: "worker.image")
         try await context.audit.record(req, "worker.image", "image", image.id)
         var headers = HTTPHeaders()
@@ -221,7 +221,7 @@ struct WorkerController: Sendable {
             let next = state == .dead ? "it is dead-lettered (no attempts left)" : "it will be offered again after a backoff"
             throw APIError.unprocessable("\(error.message). The attempt was recorded as failed and \(next).", code: "invalid_features")
         }
-        guard let image = try await ImageRecord.find(job.imageID, on: req.db) else { throw APIError.notFound("job") }
+        guard let image = try await ImageRecord.findDirectly(job.imageID, on: req.db) else { throw APIError.notFound("job") }
         let outcome = try await queue.complete(attempt, output: .init(features: features, inputSHA256: image.sha256))
         guard outcome != .fenced else { throw Self.leaseLost }
         await outcomes.record(.succeeded(attempt, duration: Date().timeIntervalSince(job.claimedAt ?? Date())))

@@ -37,18 +37,4 @@ struct LeaseReaper: LifecycleHandler {
     func shutdownAsync(_ application: Application) async {
         await task.cancelAndWait()
     }
-
-    /// The reaper's task, set at boot and awaited at shutdown.
-    final class TaskBox: @unchecked Sendable {
-        private let lock = NSLock()
-        private var task: Task<Void, Never>?
-
-        func set(_ task: Task<Void, Never>) { lock.withLock { self.task = task } }
-
-        func cancelAndWait() async {
-            let task = lock.withLock { () -> Task<Void, Never>? in defer { self.task = nil }; return self.task }
-            task?.cancel()
-            await task?.value
-        }
-    }
 }

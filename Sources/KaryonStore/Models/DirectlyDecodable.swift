@@ -1,0 +1,141 @@
+import FluentKit
+import Foundation
+import SQLKit
+
+/// A model that hot read paths load with hand-written SQL rather than Fluent's query builder.
+///
+/// Every request resolves the record in its path and checks the caller's membership of its
+/// project. Through Fluent, building that query, serialising it and decoding the row walk the
+/// model's property wrappers by reflection each time; profiled on an authorised
+/// `GET /api/v1/patients/{id}`, that was about a third of the request's CPU (1.5 → 1.0 ms when
+/// read directly). ``columns`` and ``decode(_:)`` list the same fields as the model's wrappers; a
+/// test loads every conforming model both ways and compares them, and checks the column list
+/// against Fluent's.
+public protocol DirectlyDecodable: Model where IDValue == UUID {
+    /// The table's columns, each once.
+    static var columns: [String] { get }
+    /// The model from a row holding ``columns``, marked as stored (it can be updated or deleted).
+    static func decode(_ row: any SQLRow) throws -> Self
+}
+
+extension DirectlyDecodable {
+    /// ``columns`` as a select list for the table aliased `alias`, identifiers quoted (the same
+    /// text works on SQLite and PostgreSQL).
+    public static func selectList(alias: String) -> String {
+        columns.map { "\(alias).\"\($0)\"" }.joined(separator: ", ")
+    }
+
+    /// The row with id `id`, read directly; nil when there is none.
+    public static func findDirectly(_ id: UUID, on db: any Database) async throws -> Self? {
+        let sql = try db.sql(for: "\(schema) reads")
+        return try await sql.raw("SELECT \(unsafeRaw: selectList(alias: "r")) FROM \(ident: schema) r WHERE r.\"id\" = \(bind: id)")
+            .first().map(decode)
+    }
+}
+
+extension Patient: DirectlyDecodable {
+    public static let columns = ["id", "project_id", "surname", "name", "address", "birth_date", "sex", "external_id", "notes",
+                                 "created_at", "updated_at"]
+
+    public static func decode(_ row: any SQLRow) throws -> Patient {
+        let p = Patient()
+        p.id = try row.decode(column: "id", as: UUID.self)
+        p.projectID = try row.decode(column: "project_id", as: UUID.self)
+        p.surname = try row.decode(column: "surname", as: String.self)
+        p.name = try row.decode(column: "name", as: String.self)
+        p.address = try row.decode(column: "address", as: String?.self)
+        p.birthDate = try row.decode(column: "birth_date", as: String?.self)
+        p.sex = try row.decode(column: "sex", as: String?.self)
+        p.externalID = try row.decode(column: "external_id", as: String?.self)
+        p.notes = try row.decode(column: "notes", as: String?.self)
+        p.createdAt = try row.decode(column: "created_at", as: Date.self)
+        p.updatedAt = try row.decode(column: "updated_at", as: Date.self)
+        p.$id.exists = true
+        return p
+    }
+}
+
+extension Study: DirectlyDecodable {
+    public static let columns = ["id", "project_id", "patient_id", "title", "kind", "stain", "marker", "pixel_size", "created_by",
+                                 "created_at", "updated_at"]
+
+    public static func decode(_ row: any SQLRow) throws -> Study {
+        let s = Study()
+        s.id = try row.decode(column: "id", as: UUID.self)
+        s.projectID = try row.decode(column: "project_id", as: UUID.self)
+        s.patientID = try row.decode(column: "patient_id", as: UUID.self)
+        s.title = try row.decode(column: "title", as: String.self)
+        s.kind = try row.decode(column: "kind", as: String.self)
+        s.stain = try row.decode(column: "stain", as: String?.self)
+        s.marker = try row.decode(column: "marker", as: String?.self)
+        s.pixelSize = try row.decode(column: "pixel_size", as: Double?.self)
+        s.createdBy = try row.decode(column: "created_by", as: UUID.self)
+        s.createdAt = try row.decode(column: "created_at", as: Date.self)
+        s.updatedAt = try row.decode(column: "updated_at", as: Date.self)
+        s.$id.exists = true
+        return s
+    }
+}
+
+extension ImageRecord: DirectlyDecodable {
+    public static let columns = ["id", "study_id", "project_id", "blob_id", "sha256", "byte_size", "width", "height", "channels",
+                                 "bit_depth", "format", "pixel_size", "original_name", "created_by", "created_at"]
+
+    public static func decode(_ row: any SQLRow) throws -> ImageRecord {
+        let i = ImageRecord()
+        i.id = try row.decode(column: "id", as: UUID.self)
+        i.studyID = try row.decode(column: "study_id", as: UUID.self)
+        i.projectID = try row.decode(column: "project_id", as: UUID.self)
+        i.blobID = try row.decode(column: "blob_id", as: UUID.self)
+        i.sha256 = try row.decode(column: "sha256", as: String.self)
+        i.byteSize = try row.decode(column: "byte_size", as: Int.self)
+        i.width = try row.decode(column: "width", as: Int.self)
+        i.height = try row.decode(column: "height", as: Int.self)
+        i.channels = try row.decode(column: "channels", as: Int.self)
+        i.bitDepth = try row.decode(column: "bit_depth", as: Int.self)
+        i.format = try row.decode(column: "format", as: String.self)
+        i.pixelSize = try row.decode(column: "pixel_size", as: Double?.self)
+        i.originalName = try row.decode(column: "original_name", as: String?.self)
+        i.createdBy = try row.decode(column: "created_by", as: UUID.self)
+        i.createdAt = try row.decode(column: "created_at", as: Date.self)
+        i.$id.exists = true
+        return i
+    }
+}
+
+extension Project: DirectlyDecodable {
+    public static let columns = ["id", "name", "created_by", "created_at"]
+
+    public static func decode(_ row: any SQLRow) throws -> Project {
+        let p = Project()
+        p.id = try row.decode(column: "id", as: UUID.self)
+        p.name = try row.decode(column: "name", as: String.self)
+        p.createdBy = try row.decode(column: "created_by", as: UUID.self)
+        p.createdAt = try row.decode(column: "created_at", as: Date.self)
+        p.$id.exists = true
+        return p
+    }
+}
+
+extension ResultRecord: DirectlyDecodable {
+    public static let columns = ["id", "image_id", "study_id", "job_id", "extractor_id", "extractor_version", "parameters",
+                                 "parameter_hash", "input_sha256", "features", "artefacts", "created_at"]
+
+    public static func decode(_ row: any SQLRow) throws -> ResultRecord {
+        let r = ResultRecord()
+        r.id = try row.decode(column: "id", as: UUID.self)
+        r.imageID = try row.decode(column: "image_id", as: UUID.self)
+        r.studyID = try row.decode(column: "study_id", as: UUID.self)
+        r.jobID = try row.decode(column: "job_id", as: UUID?.self)
+        r.extractorID = try row.decode(column: "extractor_id", as: String.self)
+        r.extractorVersion = try row.decode(column: "extractor_version", as: String.self)
+        r.parameters = try row.decode(column: "parameters", as: String.self)
+        r.parameterHash = try row.decode(column: "parameter_hash", as: String.self)
+        r.inputSHA256 = try row.decode(column: "input_sha256", as: String.self)
+        r.features = try row.decode(column: "features", as: String.self)
+        r.artefacts = try row.decode(column: "artefacts", as: String.self)
+        r.createdAt = try row.decode(column: "created_at", as: Date.self)
+        r.$id.exists = true
+        return r
+    }
+}
