@@ -136,8 +136,8 @@ struct ImageController: Sendable {
 
     private func store(_ req: Request, _ uploads: [Upload], study: Study, key: String?, user: UUID, requestHash: String) async throws -> Response {
         let studyID = try study.requireID()
-        let known = try await ImageRecord.query(on: req.db).filter(\.$studyID == studyID)
-            .filter(\.$sha256 ~~ uploads.map(\.sha256)).all()
+        let known = try await ImageRecord.allDirectly(
+            where: "r.study_id = \(bind: studyID) AND r.sha256 IN (\(binds: uploads.map(\.sha256)))", on: req.db)
         var bySHA = Dictionary(known.map { ($0.sha256, $0) }, uniquingKeysWith: { a, _ in a })
 
         var items: [[String: Any]] = []
@@ -191,10 +191,12 @@ struct ImageController: Sendable {
                 var subscriptions: [StudyExtractor] = []
                 if !records.isEmpty {
                     try await Subscriptions.lock(study: studyID, on: db)
-                    subscriptions = try await StudyExtractor.query(on: db).filter(\.$studyID == studyID).all()
+                    subscriptions = try await StudyExtractor.allDirectly(where: "r.study_id = \(bind: studyID)", on: db)
+                        .sorted { ($0.createdAt, $0.extractorID) < ($1.createdAt, $1.extractorID) }
                 }
-                // A few multi-row statements, not one per row: rows, then every image's jobs.
-                // 50 rows × 20 columns stay far below every database's limit on bound parameters.
+                // A few multi-row statements, not one per row: rows, then every image's jobs
+                // (DirectlyInsertable). 50 rows × 20 columns stay far below every database's limit
+                // on bound parameters.
                 let jobs = try records.flatMap { record in
                     let imageID = try record.requireID()
                     return subscriptions.map { sub in
@@ -202,12 +204,8 @@ struct ImageController: Sendable {
                             parameters: sub.parameters, parameterHash: sub.parameterHash)
                     }
                 }
-                for start in stride(from: 0, to: records.count, by: 50) {
-                    try await records[start..<min(start + 50, records.count)].create(on: db)
-                }
-                for start in stride(from: 0, to: jobs.count, by: 50) {
-                    try await jobs[start..<min(start + 50, jobs.count)].create(on: db)
-                }
+                try await ImageRecord.insert(records, on: db)
+                try await Job.insert(jobs, on: db)
                 try await context.audit.record(req, "image.upload", "image", records.map(\.id), on: db)
                 if let key {
                     try await IdempotencyRecord(userID: user, key: key, requestHash: requestHash, status: Int(status.code),

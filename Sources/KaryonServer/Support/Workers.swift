@@ -6,6 +6,7 @@ import KaryonStore
 import Logging
 import Synchronization
 import FluentPostgresDriver
+import SQLKit
 import Vapor
 
 /// Builds the worker pools of a process — `karyon worker`, or the in-process workers of tests and
@@ -127,9 +128,12 @@ struct StudyNotifier: Sendable {
         do {
             switch event {
             case .succeeded(let job, _):
-                let open = try await Job.query(on: database).filter(\.$studyID == job.studyID)
-                    .filter(\.$state ~~ [Job.State.queued.rawValue, Job.State.running.rawValue, Job.State.failed.rawValue]).count()
-                guard open == 0, let study = try await Study.find(job.studyID, on: database) else { return }
+                // Runs after every job: one index probe (jobs_study_state), not a count of the
+                // study's open jobs.
+                let open = try await database.sql(for: "notifications").raw("""
+                    SELECT 1 AS open FROM jobs WHERE study_id = \(bind: job.studyID) AND state IN ('queued', 'running', 'failed') LIMIT 1
+                    """).first()
+                guard open == nil, let study = try await Study.find(job.studyID, on: database) else { return }
                 let dead = try await Job.query(on: database).filter(\.$studyID == job.studyID).filter(\.$state == Job.State.dead.rawValue).count()
                 let message = dead == 0 ? "Analysis of study “\(study.title)” finished." :
                     "Analysis of study “\(study.title)” finished; \(dead) job(s) failed."

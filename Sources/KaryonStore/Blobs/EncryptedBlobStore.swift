@@ -88,7 +88,10 @@ public final class EncryptedBlobStore: BlobStore, @unchecked Sendable {
                 throw StoreError(.conflict, "blob \(name(id)) already exists; blobs are immutable, use a new id")
             }
             try DurableFile.makeDirectory(shardPath(id), mode: 0o700)
-            try DurableFile.replace(blobPath(id), with: sealed)
+            // The ciphertext is fsynced before its rename; the directory is fsynced once, after
+            // the key's rename, and only then does `put` return. A crash before that leaves an
+            // entry no row names (collected as an orphan), whichever of the two renames survived.
+            try DurableFile.replace(blobPath(id), with: sealed, syncDirectory: false)
             do {
                 try wrapping.shared {
                     let wrapped = try keyRing.wrap(dataKey, for: id)

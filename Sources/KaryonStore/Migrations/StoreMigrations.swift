@@ -4,6 +4,6 @@ import FluentKit
 /// runs them alone.
 public enum StoreMigrations {
     public static var all: [any Migration] {
-        [CreateAccounts(), CreateRecords(), CreateActivity(), AddExternalExtractors(), CreateWorkerPools()]
+        [CreateAccounts(), CreateRecords(), CreateActivity(), AddExternalExtractors(), CreateWorkerPools(), IndexJobsForWorkers()]
     }
 }

@@ -25,6 +25,12 @@ extension DirectlyDecodable {
         columns.map { "\(alias).\"\($0)\"" }.joined(separator: ", ")
     }
 
+    /// The rows that satisfy `condition` (columns of alias `r`), read directly, in no particular order.
+    public static func allDirectly(where condition: SQLQueryString, on db: any Database) async throws -> [Self] {
+        let sql = try db.sql(for: "\(schema) reads")
+        return try await sql.raw("SELECT \(unsafeRaw: selectList(alias: "r")) FROM \(ident: schema) r WHERE \(condition)").all().map(decode)
+    }
+
     /// The row with id `id`, read directly; nil when there is none.
     public static func findDirectly(_ id: UUID, on db: any Database) async throws -> Self? {
         let sql = try db.sql(for: "\(schema) reads")
@@ -137,5 +143,66 @@ extension ResultRecord: DirectlyDecodable {
         r.createdAt = try row.decode(column: "created_at", as: Date.self)
         r.$id.exists = true
         return r
+    }
+}
+
+/// A model that hot write paths insert with hand-written multi-row statements rather than
+/// Fluent's `create`, which walks the property wrappers by reflection for every row (an upload
+/// inserts its images and one job per image and subscription). A test inserts the same values
+/// both ways and compares what is read back.
+public protocol DirectlyInsertable: Model {
+    /// The table's columns, each once.
+    static var columns: [String] { get }
+    /// The values of ``columns``, in order (the id must be set).
+    var columnValues: [any Encodable & Sendable] { get }
+}
+
+extension DirectlyInsertable {
+    /// Inserts `models` with one statement per `batch` rows.
+    public static func insert(_ models: some Collection<Self>, on db: any Database, batch: Int = 50) async throws {
+        let sql = try db.sql(for: "\(schema) inserts")
+        let rows = Array(models)
+        for start in stride(from: 0, to: rows.count, by: batch) {
+            var insert = sql.insert(into: schema).columns(columns)
+            for model in rows[start..<min(start + batch, rows.count)] {
+                insert = insert.values(model.columnValues.map { SQLBind($0) })
+            }
+            try await insert.run()
+        }
+    }
+}
+
+extension ImageRecord: DirectlyInsertable {
+    public var columnValues: [any Encodable & Sendable] {
+        [id, studyID, projectID, blobID, sha256, byteSize, width, height, channels, bitDepth, format, pixelSize, originalName,
+         createdBy, createdAt]
+    }
+}
+
+extension Job: DirectlyInsertable {
+    public static let columns = ["id", "image_id", "study_id", "extractor_id", "extractor_version", "parameters", "parameter_hash",
+                                 "state", "attempts", "max_attempts", "run_after", "lease_expires_at", "attempt_token", "worker_id",
+                                 "last_error", "created_at", "updated_at", "finished_at", "claimed_at"]
+
+    public var columnValues: [any Encodable & Sendable] {
+        [id, imageID, studyID, extractorID, extractorVersion, parameters, parameterHash, state, attempts, maxAttempts, runAfter,
+         leaseExpiresAt, attemptToken, workerID, lastError, createdAt, updatedAt, finishedAt, claimedAt]
+    }
+}
+
+extension StudyExtractor: DirectlyDecodable {
+    public static let columns = ["id", "study_id", "extractor_id", "extractor_version", "parameters", "parameter_hash", "created_at"]
+
+    public static func decode(_ row: any SQLRow) throws -> StudyExtractor {
+        let s = StudyExtractor()
+        s.id = try row.decode(column: "id", as: UUID.self)
+        s.studyID = try row.decode(column: "study_id", as: UUID.self)
+        s.extractorID = try row.decode(column: "extractor_id", as: String.self)
+        s.extractorVersion = try row.decode(column: "extractor_version", as: String.self)
+        s.parameters = try row.decode(column: "parameters", as: String.self)
+        s.parameterHash = try row.decode(column: "parameter_hash", as: String.self)
+        s.createdAt = try row.decode(column: "created_at", as: Date.self)
+        s.$id.exists = true
+        return s
     }
 }
