@@ -33,6 +33,7 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
     try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
 
     try await DatabaseSetup.use(configuration, on: app)
+    try await DatabaseSetup.checkpointInBackground(configuration, on: app)
     app.migrations.add(StoreMigrations.all)
     try await app.autoMigrate()
 
@@ -91,8 +92,7 @@ enum DatabaseSetup {
     static let sqliteBusyTimeout: TimeInterval = 30
 
     /// Points Fluent at PostgreSQL when a URL is configured, else at SQLite in the data
-    /// directory (WAL journal, foreign keys on, a sleeping busy handler, checkpoints by
-    /// ``WALCheckpointer`` rather than by whichever commit fills the log).
+    /// directory (WAL journal, foreign keys on, a sleeping busy handler).
     static func use(_ configuration: ServerConfiguration, on app: Application) async throws {
         if let url = configuration.databaseURL {
             app.databases.use(try .postgres(url: url), as: .psql)
@@ -108,11 +108,20 @@ enum DatabaseSetup {
             for loop in app.eventLoopGroup.makeIterator() {
                 let db = app.databases.database(.sqlite, logger: app.logger, on: loop)
                 try await (db as? any SQLDatabase)?.raw("PRAGMA busy_timeout = \(unsafeRaw: String(Int(sqliteBusyTimeout * 1000)))").run()
-                // Checkpoints run from a connection of their own, off the commit path.
-                try await (db as? any SQLDatabase)?.raw("PRAGMA wal_autocheckpoint = 0").run()
             }
-            app.lifecycle.use(WALCheckpointer(path: configuration.sqlitePath, busyTimeout: sqliteBusyTimeout, logger: app.logger))
         }
+    }
+
+    /// The server's SQLite connections leave checkpoints to a ``WALCheckpointer`` (started with the
+    /// application), never to whichever request's commit fills the log. Worker processes keep
+    /// SQLite's automatic checkpoints. No-op on PostgreSQL.
+    static func checkpointInBackground(_ configuration: ServerConfiguration, on app: Application) async throws {
+        guard configuration.databaseURL == nil else { return }
+        for loop in app.eventLoopGroup.makeIterator() {
+            let db = app.databases.database(.sqlite, logger: app.logger, on: loop)
+            try await (db as? any SQLDatabase)?.raw("PRAGMA wal_autocheckpoint = 0").run()
+        }
+        app.lifecycle.use(WALCheckpointer(path: configuration.sqlitePath, busyTimeout: sqliteBusyTimeout, logger: app.logger))
     }
 }
 

@@ -29,15 +29,7 @@ struct ArtefactTests {
             let upload = try await server.upload([("field.png", png)], study: study, token: token)
             #expect(upload.status == .created, "\(upload.text)")
             let image = try #require((upload.object["images"] as? [[String: Any]])?.first?["id"] as? String)
-            let workers = InProcessWorkers(app: server.app, parts: try #require(server.parts), registry: .standard, scaling: .fixed(1))
-            try await workers.didBootAsync(server.app)
-            var status = ""
-            for _ in 0..<300 {
-                status = try await server.send(.GET, "/api/v1/studies/\(study)", token: token).object["status"] as? String ?? ""
-                if status == "success" { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            await workers.shutdownAsync(server.app)
+            let status = try await server.runWorkersUntilDone(study: study, token: token, tries: 300)
             #expect(status == "success")
 
             let results = try await server.send(.GET, "/api/v1/images/\(image)/results", token: token).array

@@ -106,15 +106,7 @@ struct PipelineTests {
     func workersEndToEnd() async throws {
         try await TestServer.with { server in
             let (token, study) = try await seeded(server, images: 2)
-            let workers = InProcessWorkers(app: server.app, parts: try #require(server.parts), registry: .standard, scaling: .fixed(1))
-            try await workers.didBootAsync(server.app)
-            var status = ""
-            for _ in 0..<200 {
-                status = try await server.send(.GET, "/api/v1/studies/\(study)", token: token).object["status"] as? String ?? ""
-                if status == "success" { break }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            await workers.shutdownAsync(server.app)
+            let status = try await server.runWorkersUntilDone(study: study, token: token, tries: 200)
             #expect(status == "success")
             let results = try await ResultRecord.query(on: server.app.db).all()
             #expect(results.count == 4)

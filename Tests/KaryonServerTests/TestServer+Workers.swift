@@ -48,4 +48,19 @@ extension TestServer {
         job.runAfter = Date().addingTimeInterval(-1)
         try await job.save(on: app.db)
     }
+
+    /// Runs in-process workers (one slot per extractor) until the study reports `success` or
+    /// `tries` × 100 ms pass, stops them, and returns the last status seen.
+    func runWorkersUntilDone(study: String, token: String, tries: Int = 300) async throws -> String {
+        let workers = InProcessWorkers(app: app, parts: try #require(parts), registry: .standard, scaling: .fixed(1))
+        try await workers.didBootAsync(app)
+        var status = ""
+        for _ in 0..<tries {
+            status = try await send(.GET, "/api/v1/studies/\(study)", token: token).object["status"] as? String ?? ""
+            if status == "success" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        await workers.shutdownAsync(app)
+        return status
+    }
 }
