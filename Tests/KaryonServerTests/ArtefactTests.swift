@@ -29,7 +29,7 @@ struct ArtefactTests {
             let upload = try await server.upload([("field.png", png)], study: study, token: token)
             #expect(upload.status == .created, "\(upload.text)")
             let image = try #require((upload.object["images"] as? [[String: Any]])?.first?["id"] as? String)
-            let status = try await server.runWorkersUntilDone(study: study, token: token, tries: 300)
+            let status = try await server.runWorkersUntilDone(study: study, token: token)
             #expect(status == "success")
 
             let results = try await server.send(.GET, "/api/v1/images/\(image)/results", token: token).array

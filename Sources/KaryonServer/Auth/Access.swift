@@ -14,13 +14,8 @@ struct Access: Sendable {
     /// The caller's role in `projectID`, or nil when not a member.
     func role(_ request: Request, in projectID: UUID) async throws -> ProjectMember.Role? {
         let me = try request.principal
-        guard let sql = request.db as? any SQLDatabase else {
-            return try await ProjectMember.query(on: request.db)
-                .filter(\.$projectID == projectID).filter(\.$userID == me.userID)
-                .first()?.memberRole
-        }
         // One narrow query: this runs for every id in every path.
-        guard let row = try await sql.raw("""
+        guard let row = try await request.db.sql(for: "access checks").raw("""
             SELECT role FROM project_members WHERE project_id = \(bind: projectID) AND user_id = \(bind: me.userID)
             """).first() else { return nil }
         return ProjectMember.Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .viewer
@@ -66,18 +61,15 @@ struct Access: Sendable {
     }
 
     func patient(_ request: Request, _ need: Need, action: String) async throws -> Patient {
-        try await record(Patient.self, request, need, action: action, resource: "patient",
-                         membership: "JOIN project_members m ON m.project_id = r.project_id")
+        try await record(Patient.self, request, need, action: action, resource: "patient")
     }
 
     func study(_ request: Request, _ need: Need, action: String) async throws -> Study {
-        try await record(Study.self, request, need, action: action, resource: "study",
-                         membership: "JOIN project_members m ON m.project_id = r.project_id")
+        try await record(Study.self, request, need, action: action, resource: "study")
     }
 
     func image(_ request: Request, _ need: Need, action: String) async throws -> ImageRecord {
-        try await record(ImageRecord.self, request, need, action: action, resource: "image",
-                         membership: "JOIN project_members m ON m.project_id = r.project_id")
+        try await record(ImageRecord.self, request, need, action: action, resource: "image")
     }
 
     func project(_ request: Request, _ need: Need, action: String) async throws -> Project {
@@ -94,9 +86,10 @@ struct Access: Sendable {
     /// The record named by the `id` path parameter, once the caller's role in its project allows
     /// `need`. One query: the record (alias `r`) joined to the caller's membership row of its
     /// project (alias `m`, reached by `membership`), so "missing" and "not a member" are the same
-    /// empty answer. Read directly (``DirectlyDecodable``): this runs for every id in every path.
+    /// empty answer. The default `membership` is for records with a `project_id` column. Read
+    /// directly (``DirectlyDecodable``): this runs for every id in every path.
     private func record<M: DirectlyDecodable>(_ type: M.Type, _ request: Request, _ need: Need, action: String, resource: String,
-                                              membership: String) async throws -> M {
+                                              membership: String = "JOIN project_members m ON m.project_id = r.project_id") async throws -> M {
         let id = try await id(request, resource: resource, action: action)
         let me = try request.principal
         let sql = try request.db.sql(for: "access checks")

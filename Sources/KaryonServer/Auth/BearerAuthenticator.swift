@@ -40,10 +40,7 @@ struct BearerAuthenticator: AsyncMiddleware {
 
     /// E-mail and role of a user, read with one narrow query (this runs on every request).
     static func account(_ id: UUID, on db: any Database) async throws -> (email: String, role: User.Role)? {
-        guard let sql = db as? any SQLDatabase else {
-            return try await User.find(id, on: db).map { ($0.email, $0.platformRole) }
-        }
-        guard let row = try await sql.raw("SELECT email, role FROM users WHERE id = \(bind: id)").first() else { return nil }
+        guard let row = try await db.sql(for: "account checks").raw("SELECT email, role FROM users WHERE id = \(bind: id)").first() else { return nil }
         let role = User.Role(rawValue: try row.decode(column: "role", as: String.self)) ?? .viewer
         return (try row.decode(column: "email", as: String.self), role)
     }
