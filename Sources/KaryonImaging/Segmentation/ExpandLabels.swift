@@ -8,15 +8,21 @@
 /// equidistant columns the one the lower envelope keeps). On exact ties the choice can differ
 /// from SciPy's.
 ///
+/// - Parameter limit: a squared distance; when given, the results are exact for the pixels within
+///   it of a source (the row pass only considers column candidates within it, which skips rows far
+///   from every source). Other pixels get a larger distance and, where no candidate is within the
+///   limit, `Int.max / 4` and nearest −1.
 /// - Complexity: O(pixels).
 ///
 /// ## References
 /// - P. F. Felzenszwalb, D. P. Huttenlocher, "Distance transforms of sampled functions",
 ///   Theory of Computing 8:415–428, 2012, doi:10.4086/toc.2012.v008a019.
 public func nearestSourceTransform(
-    width: Int, height: Int, isSource: (Int) -> Bool
+    width: Int, height: Int, within limit: Int? = nil, isSource: (Int) -> Bool
 ) -> (squaredDistance: [Int], nearest: [Int])? {
     let infinity = Int.max / 4
+    // Only column candidates within the limit can be nearest to a pixel within it.
+    let bound = limit.map { Swift.max(0, $0) } ?? infinity
     guard var columns = ColumnSweep(width: width, height: height, isSource: isSource, keepRows: true) else { return nil }
     var nearest = [Int](repeating: 0, count: width * height)
     columns.squared.withUnsafeMutableBufferPointer { g in
@@ -30,7 +36,16 @@ public func nearestSourceTransform(
                     let s = EnvelopeScratch(width)
                     for y in chunk {
                         let line = grid.base + y * width
-                        s.f.update(from: line, count: width)
+                        var any = false
+                        for x in 0..<width {
+                            let f = line[x] <= bound ? line[x] : infinity
+                            s.f[x] = f
+                            any = any || f < infinity
+                        }
+                        guard any else {
+                            for x in 0..<width { line[x] = infinity; out[y * width + x] = -1 }
+                            continue
+                        }
                         s.run(infinity)
                         for x in 0..<width {
                             let column = s.arg[x]
@@ -66,7 +81,8 @@ extension LabelImage {
         }
         let labels = self.labels
         guard distance > 0,
-              let transform = nearestSourceTransform(width: width, height: height, isSource: { labels[$0] != 0 })
+              let transform = nearestSourceTransform(
+                width: width, height: height, within: Int(distance * distance), isSource: { labels[$0] != 0 })
         else { return self }
         let limit = distance * distance
         var out = labels

@@ -2,8 +2,9 @@ extension Morphology {
     /// `skimage.morphology.reconstruction(seed, mask, method='dilation')` with the full 3×3
     /// neighbourhood: repeated dilation of `seed` bounded by `mask`, to stability.
     ///
-    /// Vincent's hybrid algorithm: a forward and a backward raster scan, then a FIFO queue of the
-    /// pixels that can still raise a neighbour. The images are framed by one pixel of −∞ so that
+    /// Vincent's hybrid algorithm: a forward and a backward raster scan (one more pair when over
+    /// 1/256 of the pixels could still raise a neighbour), then a FIFO queue of the pixels that can
+    /// still raise a neighbour. The images are framed by one pixel of −∞ so that
     /// the scans need no bounds checks. The reconstruction is unique, so the result does not depend
     /// on the scan or queue order.
     ///
@@ -46,27 +47,49 @@ extension Morphology {
         j.withUnsafeMutableBufferPointer { jb in
             m.withUnsafeBufferPointer { mb in
                 let j = jb.baseAddress!, m = mb.baseAddress!
-                // Forward raster scan: neighbours above and to the left.
-                for y in 1...h {
-                    for p in (y * pw + 1)...(y * pw + w) {
-                        let v = Swift.max(Swift.max(Swift.max(j[p], j[p - pw - 1]), Swift.max(j[p - pw], j[p - pw + 1])), j[p - 1])
-                        j[p] = Swift.min(v, m[p])
-                    }
-                }
-                // Backward scan, queueing pixels that can still raise a later neighbour.
-                var queue = ReconstructionQueue(capacity: Swift.max(1024, w * h / 8))
-                defer { queue.deallocate() }
-                for y in stride(from: h, through: 1, by: -1) {
-                    for p in stride(from: y * pw + w, through: y * pw + 1, by: -1) {
-                        let v = Swift.min(
-                            Swift.max(Swift.max(Swift.max(j[p], j[p + pw + 1]), Swift.max(j[p + pw], j[p + pw - 1])), j[p + 1]), m[p])
-                        j[p] = v
-                        if (j[p + 1] < v && j[p + 1] < m[p + 1]) || (j[p + pw - 1] < v && j[p + pw - 1] < m[p + pw - 1])
-                            || (j[p + pw] < v && j[p + pw] < m[p + pw]) || (j[p + pw + 1] < v && j[p + pw + 1] < m[p + pw + 1]) {
-                            queue.reserve(1)
-                            queue.push(p, if: true)
+                // Forward raster scan: neighbours above and to the left. The row's running value
+                // is carried in a register, so the recurrence along the row is two operations.
+                func forward() {
+                    for y in 1...h {
+                        var previous = -Float.infinity
+                        for p in (y * pw + 1)...(y * pw + w) {
+                            let above = Swift.max(Swift.max(j[p - pw - 1], j[p - pw]), j[p - pw + 1])
+                            previous = Swift.min(Swift.max(Swift.max(above, j[p]), previous), m[p])
+                            j[p] = previous
                         }
                     }
+                }
+                // Backward scan: neighbours below and to the right; with a queue, the pixels that
+                // can still raise one of those neighbours are queued.
+                func backward(_ queue: inout ReconstructionQueue) {
+                    for y in stride(from: h, through: 1, by: -1) {
+                        var previous = -Float.infinity
+                        for p in stride(from: y * pw + w, through: y * pw + 1, by: -1) {
+                            let below = Swift.max(Swift.max(j[p + pw + 1], j[p + pw]), j[p + pw - 1])
+                            let v = Swift.min(Swift.max(Swift.max(below, j[p]), previous), m[p])
+                            previous = v
+                            j[p] = v
+                            let unstable = (j[p + 1] < v && j[p + 1] < m[p + 1]) || (j[p + pw - 1] < v && j[p + pw - 1] < m[p + pw - 1])
+                                || (j[p + pw] < v && j[p + pw] < m[p + pw]) || (j[p + pw + 1] < v && j[p + pw + 1] < m[p + pw + 1])
+                            queue.reserve(1)
+                            queue.push(p, if: unstable)
+                        }
+                    }
+                }
+                // Where the paths that raise pixels wind (noise on a flat background), the FIFO
+                // below raises the same pixels again and again: on a 1024² H-DAB field 37 k unstable
+                // pixels after two scans became a million queue visits (27 ms), where one more pair
+                // of scans (12 ms) left 9 k. So one more pair when over 1/256 of the pixels are
+                // unstable. The queue of the last backward scan is exact whatever the number of
+                // scans (Vincent's hybrid only needs every pixel that can still raise a neighbour queued).
+                var queue = ReconstructionQueue(capacity: Swift.max(1024, w * h / 8))
+                defer { queue.deallocate() }
+                forward()
+                backward(&queue)
+                if queue.count > w * h / 256 {
+                    queue.removeAll()
+                    forward()
+                    backward(&queue)
                 }
                 // FIFO propagation: a neighbour q below min(j[p], m[q]) is raised to it and queued
                 // (j ≤ m everywhere, so this is Vincent's test j[q] < j[p] and j[q] ≠ m[q]). The frame
@@ -128,6 +151,14 @@ struct ReconstructionQueue {
     mutating func push(_ index: Int, if condition: Bool) {
         buffer[tail & (capacity - 1)] = Int32(truncatingIfNeeded: index)
         tail += condition ? 1 : 0
+    }
+
+    /// Queued indices.
+    var count: Int { tail - head }
+
+    mutating func removeAll() {
+        head = 0
+        tail = 0
     }
 
     @inline(__always)

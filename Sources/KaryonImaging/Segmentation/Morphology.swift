@@ -57,15 +57,29 @@ public enum Morphology {
                     for x in 0..<w where s[y * w + x] != 0 { m[(y + 1) * pw + x + 1] = 1 }
                 }
             }
-            let count = pw * ph
-            var stack: [Int] = [0]
-            m[0] = 2
-            // Stepping left or right off the frame lands on the frame of the next row: both background.
-            while let i = stack.popLast() {
-                if i >= pw && m[i - pw] == 0 { m[i - pw] = 2; stack.append(i - pw) }
-                if i >= 1 && m[i - 1] == 0 { m[i - 1] = 2; stack.append(i - 1) }
-                if i + 1 < count && m[i + 1] == 0 { m[i + 1] = 2; stack.append(i + 1) }
-                if i + pw < count && m[i + pw] == 0 { m[i + pw] = 2; stack.append(i + pw) }
+            // Scanline flood of the background from the frame's corner: fill a whole run of a
+            // row, then seed each background run of the rows above and below that it touches
+            // (4-connectivity: the runs must overlap the filled run's columns).
+            var stack: [(x: Int, y: Int)] = [(0, 0)]
+            while let (x, y) = stack.popLast() {
+                let row = y * pw
+                guard m[row + x] == 0 else { continue }
+                var left = x, right = x
+                while left > 0 && m[row + left - 1] == 0 { left -= 1 }
+                while right < pw - 1 && m[row + right + 1] == 0 { right += 1 }
+                for i in left...right { m[row + i] = 2 }
+                for ny in stride(from: y - 1, through: y + 1, by: 2) where ny >= 0 && ny < ph {
+                    let next = ny * pw
+                    var i = left
+                    while i <= right {
+                        if m[next + i] == 0 {
+                            stack.append((i, ny))
+                            while i <= right && m[next + i] == 0 { i += 1 }
+                        } else {
+                            i += 1
+                        }
+                    }
+                }
             }
         }
         var out = [UInt8](repeating: 0, count: w * h)

@@ -13,7 +13,8 @@
 /// 5. split by shape: markers are the h-maxima (depth `splitDepth`) of the Euclidean distance
 ///    transform of the foreground; a marker-controlled watershed on −distance splits touching
 ///    nuclei along their necks (Malpica et al. 1997). Without splitting, connected components;
-/// 6. boundary smoothing: a binary opening with a disk of `smoothingRadius`;
+/// 6. boundary smoothing: a binary opening with a disk of `smoothingRadius`. Steps 5 and 6 run on
+///    each connected component's bounding box, in parallel (``shapeComponents(_:)``);
 /// 7. nuclei outside [`minArea`, `maxArea`] or whose mean background exceeds `maxBackground` are
 ///    dropped; labels are renumbered 1…n in raster order;
 /// 8. optional cells: the nuclei expanded by `cellExpansion` without overlap (nearest nucleus).
@@ -116,35 +117,58 @@ public struct NucleusDetector: Sendable, Equatable {
             level = Threshold.otsu(try Histogram(work, bins: 256))
         }
         let cut = Float(level)
-        var foreground = Image<UInt8>(unchecked: w, h, 1, (0..<n).map { i in
-            smoothed[i] > cut && (edges.map { $0[i] < 0 } ?? true) ? 1 : 0
-        })
+        var inside = [UInt8](repeating: 0, count: n)
+        smoothed.withUnsafeBufferPointer { s in
+            inside.withUnsafeMutableBufferPointer { o in
+                if let edges {
+                    edges.withUnsafeBufferPointer { e in
+                        for i in 0..<n { o[i] = s[i] > cut && e[i] < 0 ? 1 : 0 }
+                    }
+                } else {
+                    for i in 0..<n { o[i] = s[i] > cut ? 1 : 0 }
+                }
+            }
+        }
+        var foreground = Image<UInt8>(unchecked: w, h, 1, inside)
         foreground = try Morphology.fillHoles(foreground)
 
-        var nuclei: LabelImage
-        if splitByShape {
-            nuclei = try splitTouching(foreground)
-        } else {
-            nuclei = try labelComponents(foreground, connectivity: .eight)
-        }
-        if smoothingRadius >= 0.5 {
-            let opened = try Morphology.open(nuclei.foreground, radius: Int(smoothingRadius.rounded())).pixels
-            for i in 0..<n where opened[i] == 0 { nuclei.labels[i] = 0 }
-        }
-        // Area and background filters, then sequential numbering.
+        // Split and smooth each connected component on its own (see ``shapeComponents(_:)``).
+        var nuclei = try shapeComponents(try labelComponents(foreground, connectivity: .eight))
+        // Area and background filters, then sequential numbering in raster order.
         var area = [Int](repeating: 0, count: nuclei.count + 1)
         var backgroundSum = [Double](repeating: 0, count: nuclei.count + 1)
-        for i in 0..<n where nuclei.labels[i] != 0 {
-            let l = Int(nuclei.labels[i])
-            area[l] += 1
-            if let background { backgroundSum[l] += Double(background[i]) }
+        nuclei.labels.withUnsafeBufferPointer { labels in
+            area.withUnsafeMutableBufferPointer { area in
+                if let background {
+                    background.withUnsafeBufferPointer { bg in
+                        backgroundSum.withUnsafeMutableBufferPointer { sum in
+                            for i in 0..<n where labels[i] != 0 {
+                                area[Int(labels[i])] += 1
+                                sum[Int(labels[i])] += Double(bg[i])
+                            }
+                        }
+                    }
+                } else {
+                    for i in 0..<n { area[Int(labels[i])] += 1 }
+                }
+            }
         }
-        let keep = (0...nuclei.count).map { l in
-            l > 0 && Double(area[l]) >= minArea && Double(area[l]) <= maxArea
-                && (background == nil || backgroundSum[l] / Double(area[l]) <= maxBackground)
+        var renumber = [Int32](repeating: -1, count: nuclei.count + 1)
+        renumber[0] = 0
+        for l in 1..<renumber.count {
+            let a = Double(area[l])
+            let kept = a >= minArea && a <= maxArea && (background == nil || backgroundSum[l] / a <= maxBackground)
+            if !kept { renumber[l] = 0 }
         }
-        for i in 0..<n where !keep[Int(nuclei.labels[i])] { nuclei.labels[i] = 0 }
-        nuclei = nuclei.relabeledSequentially()
+        var next: Int32 = 0
+        nuclei.labels.withUnsafeMutableBufferPointer { labels in
+            for i in 0..<n where labels[i] != 0 {
+                let l = Int(labels[i])
+                if renumber[l] < 0 { next += 1; renumber[l] = next }
+                labels[i] = renumber[l]
+            }
+        }
+        nuclei.count = Int(next)
         let cells = cellExpansion > 0 ? try nuclei.expanded(by: cellExpansion) : nil
         return Result(nuclei: nuclei, cells: cells, threshold: level)
     }
