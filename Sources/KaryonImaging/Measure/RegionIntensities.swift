@@ -24,7 +24,8 @@ extension LabelImage {
     /// - Returns: `whole` over every pixel of each label; with `inner`, `inner` per inner label and
     ///   `outside` per label over its pixels where `inner` is 0.
     /// - Throws: ``ImagingError`` when `intensity` or `inner` has another size.
-    /// - Complexity: O(pixels · channels); the intensities are read twice (sums, then deviations).
+    /// - Complexity: O(pixels · channels); the intensities are read twice (sums, then deviations),
+    ///   on all cores (labels split between them).
     public func intensityStatistics(
         _ intensity: Image<Float>, inner: LabelImage? = nil
     ) throws -> (whole: RegionIntensities, inner: RegionIntensities?, outside: RegionIntensities?) {
@@ -38,25 +39,50 @@ extension LabelImage {
         let whole = Accumulator(labels: count, channels: c)
         let within = inner.map { Accumulator(labels: $0.count, channels: c) }
         let outside = inner.map { _ in Accumulator(labels: count, channels: c) }
+        // Labels are split into one contiguous range per core; every core scans the whole raster
+        // and accumulates only its own labels, so each label's sums still run in raster order.
+        let largest = Swift.max(count, inner?.count ?? 0)
+        let parts = largest >= 64 ? ProcessInfoCores.count : 1
         let v = intensity.pixels
         v.withUnsafeBufferPointer { v in
             labels.withUnsafeBufferPointer { l in
-                if let inner, let within, let outside {
+                let values = UncheckedSendable(v.baseAddress!), l = UncheckedSendable(l)
+                let shared = UncheckedSendable((whole, within, outside))
+                if let inner {
                     inner.labels.withUnsafeBufferPointer { k in
-                        for i in 0..<l.count {
-                            let label = Int(l[i]), innerLabel = Int(k[i]), samples = v.baseAddress! + i * c
-                            if label != 0 { whole.add(label, samples) }
-                            if innerLabel != 0 { within.add(innerLabel, samples) } else if label != 0 { outside.add(label, samples) }
-                        }
-                        for i in 0..<l.count {
-                            let label = Int(l[i]), innerLabel = Int(k[i]), samples = v.baseAddress! + i * c
-                            if label != 0 { whole.addDeviation(label, samples) }
-                            if innerLabel != 0 { within.addDeviation(innerLabel, samples) } else if label != 0 { outside.addDeviation(label, samples) }
+                        let k = UncheckedSendable(k)
+                        parallelChunks(parts, minimumChunk: 1) { range in
+                            for part in range {
+                                let lo = Int32(part * largest / parts + 1), hi = Int32((part + 1) * largest / parts)
+                                let (whole, within, outside) = shared.value
+                                for pass in 0..<2 {
+                                    for i in 0..<l.value.count {
+                                        let label = l.value[i], innerLabel = k.value[i], samples = values.value + i * c
+                                        let mine = label >= lo && label <= hi, innerMine = innerLabel >= lo && innerLabel <= hi
+                                        guard mine || innerMine else { continue }
+                                        if mine { whole.add(Int(label), samples, deviation: pass == 1) }
+                                        if innerLabel != 0 {
+                                            if innerMine { within!.add(Int(innerLabel), samples, deviation: pass == 1) }
+                                        } else if mine {
+                                            outside!.add(Int(label), samples, deviation: pass == 1)
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                 } else {
-                    for i in 0..<l.count where l[i] != 0 { whole.add(Int(l[i]), v.baseAddress! + i * c) }
-                    for i in 0..<l.count where l[i] != 0 { whole.addDeviation(Int(l[i]), v.baseAddress! + i * c) }
+                    parallelChunks(parts, minimumChunk: 1) { range in
+                        for part in range {
+                            let lo = Int32(part * largest / parts + 1), hi = Int32((part + 1) * largest / parts)
+                            let whole = shared.value.0
+                            for pass in 0..<2 {
+                                for i in 0..<l.value.count where l.value[i] >= lo && l.value[i] <= hi {
+                                    whole.add(Int(l.value[i]), values.value + i * c, deviation: pass == 1)
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -89,6 +115,12 @@ extension LabelImage {
         deinit {
             area.deallocate()
             for p in [sum, minimum, maximum, squares] { p.deallocate() }
+        }
+
+        /// The first pass (`deviation` false) or the second.
+        @inline(__always)
+        func add(_ label: Int, _ samples: UnsafePointer<Float>, deviation: Bool) {
+            if deviation { addDeviation(label, samples) } else { add(label, samples) }
         }
 
         @inline(__always)

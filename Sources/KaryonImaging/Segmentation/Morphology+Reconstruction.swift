@@ -63,6 +63,7 @@ extension Morphology {
                 // can still raise one of those neighbours are queued.
                 func backward(_ queue: inout ReconstructionQueue) {
                     for y in stride(from: h, through: 1, by: -1) {
+                        queue.reserve(w)
                         var previous = -Float.infinity
                         for p in stride(from: y * pw + w, through: y * pw + 1, by: -1) {
                             let below = Swift.max(Swift.max(j[p + pw + 1], j[p + pw]), j[p + pw - 1])
@@ -71,7 +72,6 @@ extension Morphology {
                             j[p] = v
                             let unstable = (j[p + 1] < v && j[p + 1] < m[p + 1]) || (j[p + pw - 1] < v && j[p + pw - 1] < m[p + pw - 1])
                                 || (j[p + pw] < v && j[p + pw] < m[p + pw]) || (j[p + pw + 1] < v && j[p + pw + 1] < m[p + pw + 1])
-                            queue.reserve(1)
                             queue.push(p, if: unstable)
                         }
                     }
