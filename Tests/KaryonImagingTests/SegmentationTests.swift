@@ -157,7 +157,7 @@ struct SegmentationTests {
         #expect(result.labels == (try Self.labels("camera-watershed-c\(connectivity).png")))
     }
 
-    @Test("bad input: mismatched sizes, negative radius, seed above mask")
+    @Test("bad input: mismatched sizes, negative radius, seed above mask, NaN")
     func badInput() throws {
         let m = Image<UInt8>(width: 4, height: 4, channels: 1, repeating: 1)
         #expect(throws: ImagingError.self) { try Morphology.erode(m, radius: -1) }
@@ -167,6 +167,10 @@ struct SegmentationTests {
         let low = Image<Float>(width: 2, height: 1, channels: 1, repeating: 0)
         let high = Image<Float>(width: 2, height: 1, channels: 1, repeating: 1)
         #expect(throws: ImagingError.self) { try Morphology.reconstructByDilation(seed: high, mask: low) }
+        let undefined = try Image<Float>(width: 2, height: 1, channels: 1, pixels: [0, .nan])
+        #expect(throws: ImagingError.self) { try Morphology.reconstructByDilation(seed: low, mask: undefined) }
+        #expect(throws: ImagingError.self) { try Morphology.erode(undefined, radius: 1) }
+        #expect(throws: ImagingError.self) { try Morphology.dilate(undefined, radius: 2) }
         // Watershed without markers labels nothing.
         #expect(try watershed([Double](repeating: 0, count: 16), markers: markers).count == 0)
     }

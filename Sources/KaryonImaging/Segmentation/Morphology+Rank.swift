@@ -3,12 +3,15 @@ protocol GreyExtremum {
     static func pick(_ a: Float, _ b: Float) -> Float
 }
 
+// `a < b ? a : b` is one MINSS/MINPS instruction (Swift.min's order of operands costs a compare
+// and a blend); the two differ only in which of two equal zeros they return, and on NaN, which
+// grey morphology does not take.
 enum GreyMinimum: GreyExtremum {
-    @inline(__always) static func pick(_ a: Float, _ b: Float) -> Float { Swift.min(a, b) }
+    @inline(__always) static func pick(_ a: Float, _ b: Float) -> Float { a < b ? a : b }
 }
 
 enum GreyMaximum: GreyExtremum {
-    @inline(__always) static func pick(_ a: Float, _ b: Float) -> Float { Swift.max(a, b) }
+    @inline(__always) static func pick(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
 }
 
 extension Morphology {
@@ -34,6 +37,8 @@ extension Morphology {
             throw ImagingError(.channelCount, "grey morphology takes one channel, got \(image.channels)")
         }
         guard radius >= 0 else { throw ImagingError(.invalidArgument, "radius must be ≥ 0, got \(radius)") }
+        let nans = image.pixels.withUnsafeBufferPointer { p in p.reduce(0) { $0 &+ ($1.isNaN ? 1 : 0) } }
+        guard nans == 0 else { throw ImagingError(.invalidArgument, "grey morphology needs values without NaN (\(nans) found)") }
         let w = image.width, h = image.height, r = radius
         let footprint = Footprint.disk(radius: r)
         // Row offsets grouped by chord half-width, and for each half-width k the largest |dy|

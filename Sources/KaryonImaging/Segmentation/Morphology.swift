@@ -102,11 +102,13 @@ public enum Morphology {
 
     /// Grey-level erosion by `disk(r)` with SciPy's `mode='reflect'` edges
     /// (`skimage.morphology.erosion(image, disk(r))`).
+    /// - Throws: ``ImagingError`` for more than one channel, a negative radius or NaN samples.
     public static func erode(_ image: Image<Float>, radius: Int) throws -> Image<Float> {
         try rank(image, radius, GreyMinimum.self)
     }
 
     /// Grey-level dilation by `disk(r)` with `mode='reflect'` edges.
+    /// - Throws: ``ImagingError`` for more than one channel, a negative radius or NaN samples.
     public static func dilate(_ image: Image<Float>, radius: Int) throws -> Image<Float> {
         try rank(image, radius, GreyMaximum.self)
     }
