@@ -149,6 +149,35 @@ struct SegmentationTests {
         #expect(result.labels == (try Self.labels("discs-watershed-c\(connectivity)-k\(compactness == 0 ? "0" : "0.5").png")))
     }
 
+    @Test("watershed on integer levels (hierarchical queue) equals scikit-image on the same fixtures", arguments: [1, 2])
+    func watershedLevels(connectivity: Int) throws {
+        let c = Connectivity(rawValue: connectivity)!
+        // Discs: the relief −distance as levels max d² − d² (the same order).
+        let discs = try Self.mask("discs.png")
+        let squared = discs.pixels.withUnsafeBufferPointer { m in
+            squaredDistanceTransform(width: 64, height: 48) { m[$0] == 0 }
+        }
+        let top = squared.max()!
+        let discMarkers = try LabelImage(width: 64, height: 48, labels: Self.labels("discs-markers.png"))
+        let split = try watershed(levels: squared.map { Int32(top - $0) }, markers: discMarkers, mask: discs, connectivity: c)
+        #expect(split.labels == (try Self.labels("discs-watershed-c\(connectivity)-k0.png")))
+        // Quantised Sobel (multiples of 1/20) has plateaus, where equal priorities pop in push order
+        // in both queues. Markers of equal level are the one difference (heap order against raster
+        // order), so each marker gets its own level here; then the floods must agree pixel for pixel.
+        let gridMarkers = try LabelImage(width: 64, height: 48, labels: Self.labels("camera-grid-markers.png"))
+        let distinct = try Self.values("camera-sobel-quantised.npy").enumerated().map { i, v in
+            Int32((v * 20).rounded()) * 4096 + gridMarkers.labels[i]
+        }
+        let flooded = try watershed(levels: distinct, markers: gridMarkers, connectivity: c)
+        let heap = try watershed(distinct.map(Double.init), markers: gridMarkers, connectivity: c)
+        #expect(flooded.labels == heap.labels)
+        #expect(Set(flooded.labels).count == gridMarkers.count + (flooded.labels.contains(0) ? 1 : 0))
+        #expect(throws: ImagingError.self) { try watershed(levels: [0, 1], markers: gridMarkers) }
+        #expect(throws: ImagingError.self) {
+            try watershed(levels: [0, 1 << 25] + [Int32](repeating: 0, count: 64 * 48 - 2), markers: gridMarkers)
+        }
+    }
+
     @Test("watershed: equal priorities on plateaus resolve exactly as scikit-image's heap", arguments: [1, 2])
     func watershedTies(connectivity: Int) throws {
         let markers = try LabelImage(width: 64, height: 48, labels: Self.labels("camera-grid-markers.png"))

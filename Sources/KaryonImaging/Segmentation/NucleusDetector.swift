@@ -173,21 +173,30 @@ public struct NucleusDetector: Sendable, Equatable {
         return Result(nuclei: nuclei, cells: cells, threshold: level)
     }
 
-    /// Watershed of −distance from h-maxima markers, inside the foreground.
+    /// Watershed of −distance from h-maxima markers, inside the foreground. The distances are
+    /// square roots of integers, so the flood runs on the integer levels max d² − d² with a
+    /// hierarchical queue (the same order as on −distance).
     func splitTouching(_ foreground: Image<UInt8>) throws -> LabelImage {
         let w = foreground.width, h = foreground.height
-        let distance = try distanceTransform(foreground)
+        let fg = foreground.pixels
+        let squared = fg.withUnsafeBufferPointer { m in squaredDistanceTransform(width: w, height: h) { m[$0] == 0 } }
+        // Without any background pixel the distance is unbounded; w + h stands for it.
+        let unbounded = squared.first == Int.max
+        let finite = squared.map { unbounded ? Float(w + h) : Float(Double($0).squareRoot()) }
         // h-maxima: reconstruct (distance − depth) under distance; the regional maxima of the
         // result are the maxima at least `depth` above the saddle to any higher maximum.
-        let finite = distance.map { Float($0.isFinite ? $0 : Double(w + h)) }
         let seed = Image<Float>(unchecked: w, h, 1, finite.map { max(0, $0 - Float(splitDepth)) })
         let mask = Image<Float>(unchecked: w, h, 1, finite)
         let dome = try Morphology.reconstructByDilation(seed: seed, mask: mask).pixels
-        let fg = foreground.pixels
         let domeValues = (0..<(w * h)).map { fg[$0] != 0 ? Double(dome[$0]) : -1 }
         // Outside the foreground (−1, below every distance) nothing is flooded.
         let peaks = try regionalMaxima(domeValues, width: w, height: h, connectivity: .eight, mask: foreground)
         let markers = try labelComponents(peaks, connectivity: .eight)
-        return try watershed(finite.map { -Double($0) }, markers: markers, mask: foreground, connectivity: .eight)
+        let top = unbounded ? 0 : squared.max() ?? 0
+        guard top < 1 << 24 else {
+            return try watershed(finite.map { -Double($0) }, markers: markers, mask: foreground, connectivity: .eight)
+        }
+        let levels = squared.map { unbounded ? 0 : Int32(top - $0) }
+        return try watershed(levels: levels, markers: markers, mask: foreground, connectivity: .eight)
     }
 }
