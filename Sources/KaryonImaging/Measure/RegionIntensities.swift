@@ -39,8 +39,10 @@ extension LabelImage {
         let whole = Accumulator(labels: count, channels: c)
         let within = inner.map { Accumulator(labels: $0.count, channels: c) }
         let outside = inner.map { _ in Accumulator(labels: count, channels: c) }
-        // Labels are split into one contiguous range per core; every core scans the whole raster
-        // and accumulates only its own labels, so each label's sums still run in raster order.
+        // Labels are split into one contiguous range per core, and each core accumulates only its
+        // own labels, so each label's sums still run in raster order. Labels are numbered roughly
+        // in raster order, so each core's pixels lie mostly in its own band of rows: it scans from
+        // its first pixel to its last.
         let largest = Swift.max(count, inner?.count ?? 0)
         let parts = largest >= 64 ? ProcessInfoCores.count : 1
         let v = intensity.pixels
@@ -55,8 +57,13 @@ extension LabelImage {
                             for part in range {
                                 let lo = Int32(part * largest / parts + 1), hi = Int32((part + 1) * largest / parts)
                                 let (whole, within, outside) = shared.value
+                                @inline(__always) func owns(_ i: Int) -> Bool {
+                                    (l.value[i] >= lo && l.value[i] <= hi) || (k.value[i] >= lo && k.value[i] <= hi)
+                                }
+                                let span = pixelSpan(l.value.count, owns)
                                 for pass in 0..<2 {
-                                    for i in 0..<l.value.count {
+                                    if pass == 1 { for a in [whole, within!, outside!] { a.finishSums(lo, hi) } }
+                                    for i in span {
                                         let label = l.value[i], innerLabel = k.value[i], samples = values.value + i * c
                                         let mine = label >= lo && label <= hi, innerMine = innerLabel >= lo && innerLabel <= hi
                                         guard mine || innerMine else { continue }
@@ -76,8 +83,10 @@ extension LabelImage {
                         for part in range {
                             let lo = Int32(part * largest / parts + 1), hi = Int32((part + 1) * largest / parts)
                             let whole = shared.value.0
+                            let span = pixelSpan(l.value.count) { l.value[$0] >= lo && l.value[$0] <= hi }
                             for pass in 0..<2 {
-                                for i in 0..<l.value.count where l.value[i] >= lo && l.value[i] <= hi {
+                                if pass == 1 { whole.finishSums(lo, hi) }
+                                for i in span where l.value[i] >= lo && l.value[i] <= hi {
                                     whole.add(Int(l.value[i]), values.value + i * c, deviation: pass == 1)
                                 }
                             }
@@ -89,12 +98,24 @@ extension LabelImage {
         return (whole.result(), within?.result(), outside?.result())
     }
 
+    /// From the first to the last index below `count` where `owns` holds (empty when nowhere).
+    @inline(__always)
+    private func pixelSpan(_ count: Int, _ owns: (Int) -> Bool) -> Range<Int> {
+        var first = 0, last = count - 1
+        while first < count && !owns(first) { first += 1 }
+        while last > first && !owns(last) { last -= 1 }
+        return first < count ? first..<(last + 1) : 0..<0
+    }
+
     /// Running sums of one compartment, label by label (owned by one call).
     private final class Accumulator {
         let labels: Int, channels: Int
         let area: UnsafeMutablePointer<Int>
         let sum: UnsafeMutablePointer<Double>, minimum: UnsafeMutablePointer<Double>
         let maximum: UnsafeMutablePointer<Double>, squares: UnsafeMutablePointer<Double>
+        /// sum / area per label and channel, set between the passes (the same division the
+        /// second pass would otherwise repeat for every pixel).
+        let mean: UnsafeMutablePointer<Double>
 
         init(labels n: Int, channels: Int) {
             labels = n
@@ -110,11 +131,13 @@ extension LabelImage {
             maximum.initialize(repeating: -.infinity, count: size)
             squares = .allocate(capacity: size)
             squares.initialize(repeating: 0, count: size)
+            mean = .allocate(capacity: size)
+            mean.initialize(repeating: 0, count: size)
         }
 
         deinit {
             area.deallocate()
-            for p in [sum, minimum, maximum, squares] { p.deallocate() }
+            for p in [sum, minimum, maximum, squares, mean] { p.deallocate() }
         }
 
         /// The first pass (`deviation` false) or the second.
@@ -127,20 +150,43 @@ extension LabelImage {
         func add(_ label: Int, _ samples: UnsafePointer<Float>) {
             area[label] += 1
             let base = label * channels
-            for k in 0..<channels {
+            @inline(__always) func add(_ k: Int) {
                 let s = Double(samples[k])
                 sum[base + k] += s
-                minimum[base + k] = Swift.min(minimum[base + k], s)
-                maximum[base + k] = Swift.max(maximum[base + k], s)
+                // One MINSD/MAXSD each (the samples are finite).
+                minimum[base + k] = s < minimum[base + k] ? s : minimum[base + k]
+                maximum[base + k] = s > maximum[base + k] ? s : maximum[base + k]
+            }
+            // The nucleus analyses' six channels as a loop the compiler unrolls.
+            if channels == 6 {
+                for k in 0..<6 { add(k) }
+            } else {
+                for k in 0..<channels { add(k) }
+            }
+        }
+
+        /// Means of the labels `first` through `last` (where they exist), after the first pass.
+        func finishSums(_ first: Int32, _ last: Int32) {
+            var l = Swift.max(1, Int(first))
+            while l <= Swift.min(labels, Int(last)) {
+                if area[l] > 0 {
+                    for k in 0..<channels { mean[l * channels + k] = sum[l * channels + k] / Double(area[l]) }
+                }
+                l += 1
             }
         }
 
         @inline(__always)
         func addDeviation(_ label: Int, _ samples: UnsafePointer<Float>) {
             let base = label * channels
-            for k in 0..<channels {
-                let d = Double(samples[k]) - sum[base + k] / Double(area[label])
+            @inline(__always) func add(_ k: Int) {
+                let d = Double(samples[k]) - mean[base + k]
                 squares[base + k] += d * d
+            }
+            if channels == 6 {
+                for k in 0..<6 { add(k) }
+            } else {
+                for k in 0..<channels { add(k) }
             }
         }
 
