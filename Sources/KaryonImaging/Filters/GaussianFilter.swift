@@ -114,11 +114,7 @@ func separableFilter(_ image: Image<Float>, rowKernel: [Float], columnKernel: [F
                         padded.withUnsafeBufferPointer { pp in
                             let o = tp.base + row
                             for i in 0..<rowLength { o[i] = 0 }
-                            for tap in 0..<k.value.count {
-                                let weight = k.value[tap]
-                                let src = pp.baseAddress! + tap * c
-                                for i in 0..<rowLength { o[i] += weight * src[i] }
-                            }
+                            accumulateTaps(into: o, count: rowLength, weights: k.value) { pp.baseAddress! + $0 * c }
                         }
                     }
                 }
@@ -135,14 +131,11 @@ func separableFilter(_ image: Image<Float>, rowKernel: [Float], columnKernel: [F
                 for y in rows {
                     for i in 0..<rowLength { acc[i] = 0 }
                     let columnRadius = columnKernel.count / 2
-                    for tap in 0..<columnKernel.count {
-                        let sy = mode.index(y + tap - columnRadius, h)
-                        let weight = columnKernel[tap]
-                        let base = sy * rowLength
-                        acc.withUnsafeMutableBufferPointer { a in
-                            let src = tp.value.baseAddress! + base
-                            let dst = a.baseAddress!
-                            for i in 0..<rowLength { dst[i] += weight * src[i] }
+                    acc.withUnsafeMutableBufferPointer { a in
+                        columnKernel.withUnsafeBufferPointer { weights in
+                            accumulateTaps(into: a.baseAddress!, count: rowLength, weights: weights) { tap in
+                                tp.value.baseAddress! + mode.index(y + tap - columnRadius, h) * rowLength
+                            }
                         }
                     }
                     let base = y * rowLength
@@ -152,6 +145,27 @@ func separableFilter(_ image: Image<Float>, rowKernel: [Float], columnKernel: [F
         }
     }
     return Image(unchecked: w, h, c, out)
+}
+
+/// `out[i] += Σ_tap weights[tap] · source(tap)[i]` over `count` samples, four taps per sweep so
+/// that the output is loaded and stored once per four taps (vectorised).
+@inline(__always)
+func accumulateTaps(
+    into out: UnsafeMutablePointer<Float>, count: Int, weights: UnsafeBufferPointer<Float>,
+    _ source: (Int) -> UnsafePointer<Float>
+) {
+    var tap = 0
+    while tap + 4 <= weights.count {
+        let (w0, w1, w2, w3) = (weights[tap], weights[tap + 1], weights[tap + 2], weights[tap + 3])
+        let (s0, s1, s2, s3) = (source(tap), source(tap + 1), source(tap + 2), source(tap + 3))
+        for i in 0..<count { out[i] += (w0 * s0[i] + w1 * s1[i]) + (w2 * s2[i] + w3 * s3[i]) }
+        tap += 4
+    }
+    while tap < weights.count {
+        let weight = weights[tap], s = source(tap)
+        for i in 0..<count { out[i] += weight * s[i] }
+        tap += 1
+    }
 }
 
 /// Laplacian of Gaussian as SciPy's `ndimage.gaussian_laplace(img_as_float(image), sigma)`:
