@@ -41,6 +41,23 @@ struct SegmentationTests {
         #expect(try distanceTransform(full).allSatisfy { $0 == .infinity })
     }
 
+    @Test("squared distance and nearest-source transforms equal brute force across column blocks (131 wide)")
+    func distanceAcrossBlocks() throws {
+        var generator = RegionPropertiesTests.SplitMix(state: 131)
+        let w = 131, h = 37
+        let sources = (0..<(w * h)).filter { _ in Int.random(in: 0..<40, using: &generator) == 0 }
+        let isSource = Set(sources)
+        let squared = squaredDistanceTransform(width: w, height: h) { isSource.contains($0) }
+        let nearest = try #require(nearestSourceTransform(width: w, height: h) { isSource.contains($0) })
+        for p in 0..<(w * h) {
+            let best = sources.map { (($0 % w) - (p % w)) * (($0 % w) - (p % w)) + ($0 / w - p / w) * ($0 / w - p / w) }.min()!
+            #expect(squared[p] == best, "pixel \(p)")
+            #expect(nearest.squaredDistance[p] == best)
+            let q = nearest.nearest[p]
+            #expect((q % w - p % w) * (q % w - p % w) + (q / w - p / w) * (q / w - p / w) == best && isSource.contains(q))
+        }
+    }
+
     @Test("binary erosion, dilation, opening, closing with disks", arguments: [1, 2, 3])
     func binaryMorphology(radius: Int) throws {
         let blobs = try Self.mask("blobs.png")

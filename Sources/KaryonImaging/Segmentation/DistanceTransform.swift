@@ -6,6 +6,8 @@
 /// whole rows (for binary sources this is the 1-D transform, and sweeping rows keeps memory access
 /// sequential); along every row, the lower envelope of parabolas (parallel over rows).
 ///
+/// `isSource` is called once per pixel from several threads, so it must only read.
+///
 /// - Complexity: O(pixels).
 ///
 /// ## References
@@ -43,48 +45,55 @@ struct ColumnSweep {
     /// nil when no pixel is a source.
     init?(width w: Int, height h: Int, isSource: (Int) -> Bool, keepRows: Bool) {
         let infinity = Int.max / 4
-        // Top-down: the nearest source at or above (−1: none).
-        var above = [Int](repeating: -1, count: w * h)
-        var any = false
-        above.withUnsafeMutableBufferPointer { a in
-            for y in 0..<h {
-                let row = y * w
-                for x in 0..<w {
-                    if isSource(row + x) {
-                        a[row + x] = y
-                        any = true
-                    } else if y > 0 {
-                        a[row + x] = a[row - w + x]
-                    }
-                }
-            }
-        }
-        guard any else { return nil }
-        // Bottom-up, in blocks of columns on all cores: the nearest source at or below wins ties.
         var squared = [Int](repeating: infinity, count: w * h)
         var nearest = keepRows ? [Int](repeating: 0, count: w * h) : []
-        above.withUnsafeBufferPointer { a in
-            squared.withUnsafeMutableBufferPointer { s in
-                nearest.withUnsafeMutableBufferPointer { r in
-                    let a = UncheckedSendable(a.baseAddress!), s = SharedMutableBuffer(s.baseAddress!)
-                    let r = UncheckedSendable(r.baseAddress)
-                    parallelChunks(w, minimumChunk: 64) { columns in
-                        var below = [Int](repeating: -1, count: columns.count)
-                        for y in stride(from: h - 1, through: 0, by: -1) {
-                            let row = y * w
-                            for x in columns {
-                                let up = a.value[row + x]
-                                if up == y { below[x - columns.lowerBound] = y }
-                                let down = below[x - columns.lowerBound]
-                                var source = -1
-                                if down >= 0 && (up < 0 || down - y <= y - up) {
-                                    source = down
-                                } else if up >= 0 {
-                                    source = up
+        // Blocks of columns on all cores, each swept top-down (the nearest source at or above,
+        // kept in the block's own rows of `above`), then bottom-up (the nearest at or below wins ties).
+        let blockWidth = 64
+        let blocks = (w + blockWidth - 1) / blockWidth
+        var found = [Bool](repeating: false, count: blocks)
+        squared.withUnsafeMutableBufferPointer { s in
+            nearest.withUnsafeMutableBufferPointer { r in
+                found.withUnsafeMutableBufferPointer { f in
+                    let s = SharedMutableBuffer(s.baseAddress!), r = UncheckedSendable(r.baseAddress)
+                    let f = SharedMutableBuffer(f.baseAddress!)
+                    parallelChunks(blocks, minimumChunk: 1) { range in
+                        let above = UnsafeMutablePointer<Int32>.allocate(capacity: blockWidth * h)
+                        let below = UnsafeMutablePointer<Int32>.allocate(capacity: blockWidth)
+                        defer { above.deallocate(); below.deallocate() }
+                        for block in range {
+                            let x0 = block * blockWidth, bw = Swift.min(blockWidth, w - x0)
+                            var any = false
+                            for y in 0..<h {
+                                let row = y * w + x0, a = above + y * blockWidth
+                                for x in 0..<bw {
+                                    if isSource(row + x) {
+                                        a[x] = Int32(y)
+                                        any = true
+                                    } else {
+                                        a[x] = y > 0 ? a[x - blockWidth] : -1
+                                    }
                                 }
-                                if source >= 0 {
-                                    s[row + x] = (source - y) * (source - y)
-                                    if keepRows { r.value![row + x] = source }
+                            }
+                            f[block] = any
+                            guard any else { continue }
+                            below.initialize(repeating: -1, count: bw)
+                            for y in stride(from: h - 1, through: 0, by: -1) {
+                                let row = y * w + x0, a = above + y * blockWidth
+                                for x in 0..<bw {
+                                    let up = Int(a[x])
+                                    if up == y { below[x] = Int32(y) }
+                                    let down = Int(below[x])
+                                    var nearestRow = -1
+                                    if down >= 0 && (up < 0 || down - y <= y - up) {
+                                        nearestRow = down
+                                    } else if up >= 0 {
+                                        nearestRow = up
+                                    }
+                                    if nearestRow >= 0 {
+                                        s[row + x] = (nearestRow - y) * (nearestRow - y)
+                                        if keepRows { r.value![row + x] = nearestRow }
+                                    }
                                 }
                             }
                         }
@@ -92,6 +101,7 @@ struct ColumnSweep {
                 }
             }
         }
+        guard found.contains(true) else { return nil }
         self.squared = squared
         self.nearestRow = nearest
     }

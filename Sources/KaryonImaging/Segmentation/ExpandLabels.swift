@@ -8,6 +8,8 @@
 /// equidistant columns the one the lower envelope keeps). On exact ties the choice can differ
 /// from SciPy's.
 ///
+/// `isSource` is called once per pixel from several threads, so it must only read.
+///
 /// - Parameter limit: a squared distance; when given, the results are exact for the pixels within
 ///   it of a source (the row pass only considers column candidates within it, which skips rows far
 ///   from every source). Other pixels get a larger distance and, where no candidate is within the
