@@ -30,20 +30,19 @@ struct NucleusShapingTests {
         return j
     }
 
-    @Test("reconstruction of noise (winding paths: another pair of scans, a long queue) equals repeated geodesic dilation",
-          arguments: [UInt64(1), 2, 3])
-    func reconstructionOfNoise(seed: UInt64) throws {
+    @Test("reconstruction of noise (winding paths: another pair of scans, a long queue; a tall image) equals repeated geodesic dilation",
+          arguments: [(UInt64(1), 61, 47), (2, 61, 47), (3, 61, 47), (4, 23, 300)])
+    func reconstructionOfNoise(seed: UInt64, w: Int, h: Int) throws {
         var rng = SplitMix(state: seed)
-        let w = 61, h = 47
         let mask = (0..<(w * h)).map { _ in Float(Int.random(in: 0..<64, using: &rng)) / 64 }
         let maskImage = Image<Float>(unchecked: w, h, 1, mask)
         // Erosion seeds a few low plateaus; winding max-min paths through the noise raise them.
         let eroded = try Morphology.erode(maskImage, radius: 3)
         let got = try Morphology.reconstructByDilation(seed: eroded, mask: maskImage).pixels
         #expect(got == bruteReconstruction(seed: eroded.pixels, mask: mask, w: w, h: h))
-        // One seeded pixel: its value spreads along the winding paths the noise leaves open.
+        // One seeded pixel near the bottom: its value spreads up along the winding paths.
         var spot = [Float](repeating: 0, count: w * h)
-        spot[23 * w + 30] = mask[23 * w + 30]
+        spot[(h - 5) * w + w / 2] = mask[(h - 5) * w + w / 2]
         let fromSpot = try Morphology.reconstructByDilation(seed: Image(unchecked: w, h, 1, spot), mask: maskImage).pixels
         #expect(fromSpot == bruteReconstruction(seed: spot, mask: mask, w: w, h: h))
     }

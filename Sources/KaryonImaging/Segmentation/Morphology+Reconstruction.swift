@@ -28,22 +28,26 @@ extension Morphology {
         }
         var j = [Float](repeating: -.infinity, count: pw * ph)
         var m = [Float](repeating: -.infinity, count: pw * ph)
-        var exceeds = false, undefined = false
+        var exceeds = 0, undefined = 0
         seed.withUnsafeSamples { s in
             mask.withUnsafeSamples { k in
-                for y in 0..<h {
-                    for x in 0..<w {
-                        let a = s[y * w + x], b = k[y * w + x]
-                        if a > b { exceeds = true }
-                        if a.isNaN || b.isNaN { undefined = true }
-                        j[(y + 1) * pw + x + 1] = a
-                        m[(y + 1) * pw + x + 1] = b
+                j.withUnsafeMutableBufferPointer { j in
+                    m.withUnsafeMutableBufferPointer { m in
+                        for y in 0..<h {
+                            let a = s.baseAddress! + y * w, b = k.baseAddress! + y * w
+                            (j.baseAddress! + (y + 1) * pw + 1).update(from: a, count: w)
+                            (m.baseAddress! + (y + 1) * pw + 1).update(from: b, count: w)
+                            for x in 0..<w {
+                                exceeds &+= a[x] > b[x] ? 1 : 0
+                                undefined &+= a[x].isNaN || b[x].isNaN ? 1 : 0
+                            }
+                        }
                     }
                 }
             }
         }
-        guard !undefined else { throw ImagingError(.invalidArgument, "reconstruction needs values without NaN") }
-        guard !exceeds else {
+        guard undefined == 0 else { throw ImagingError(.invalidArgument, "reconstruction needs values without NaN") }
+        guard exceeds == 0 else {
             throw ImagingError(.invalidArgument, "the seed must not exceed the mask anywhere (dilation reconstruction)")
         }
         j.withUnsafeMutableBufferPointer { jb in
@@ -128,9 +132,11 @@ extension Morphology {
                 }
             }
         }
-        var out = [Float](repeating: 0, count: w * h)
-        for y in 0..<h {
-            for x in 0..<w { out[y * w + x] = j[(y + 1) * pw + x + 1] }
+        let out = [Float](unsafeUninitializedCapacity: w * h) { out, count in
+            j.withUnsafeBufferPointer { j in
+                for y in 0..<h { (out.baseAddress! + y * w).initialize(from: j.baseAddress! + (y + 1) * pw + 1, count: w) }
+            }
+            count = w * h
         }
         return Image(unchecked: w, h, 1, out)
     }
