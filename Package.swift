@@ -112,7 +112,6 @@ let package = Package(
                 "KaryonStore",
                 "KaryonPipeline",
                 "KaryonServer",
-                "KaryonPipeline",
                 "KaryonClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

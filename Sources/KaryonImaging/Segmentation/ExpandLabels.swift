@@ -81,15 +81,26 @@ extension LabelImage {
         guard distance.isFinite, distance >= 0 else {
             throw ImagingError(.invalidArgument, "the expansion distance must be a finite number ≥ 0, got \(distance)")
         }
-        let labels = self.labels
+        // Squared distances are integers: d² ≤ distance² ⇔ d² ≤ ⌊distance²⌋ (capped far beyond any image).
+        let limit = Int(Swift.min(distance * distance, Double(1 << 60)))
         guard distance > 0,
-              let transform = nearestSourceTransform(
-                width: width, height: height, within: Int(distance * distance), isSource: { labels[$0] != 0 })
+              let transform = labels.withUnsafeBufferPointer({ l in
+                  nearestSourceTransform(width: width, height: height, within: limit, isSource: { l[$0] != 0 })
+              })
         else { return self }
-        let limit = distance * distance
         var out = labels
-        for i in 0..<out.count where out[i] == 0 && Double(transform.squaredDistance[i]) <= limit {
-            out[i] = labels[transform.nearest[i]]
+        out.withUnsafeMutableBufferPointer { o in
+            labels.withUnsafeBufferPointer { l in
+                transform.squaredDistance.withUnsafeBufferPointer { d in
+                    transform.nearest.withUnsafeBufferPointer { n in
+                        let o = SharedMutableBuffer(o.baseAddress!), l = UncheckedSendable(l), d = UncheckedSendable(d)
+                        let n = UncheckedSendable(n)
+                        parallelChunks(l.value.count, minimumChunk: 1 << 16) { range in
+                            for i in range where l.value[i] == 0 && d.value[i] <= limit { o[i] = l.value[n.value[i]] }
+                        }
+                    }
+                }
+            }
         }
         return LabelImage(unchecked: width, height, out, count: count)
     }
