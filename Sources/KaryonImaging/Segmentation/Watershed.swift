@@ -40,18 +40,7 @@ public func watershed(
     guard pw * ph <= Int(Int32.max) / 8 else {
         throw ImagingError(.invalidArgument, "the watershed handles up to 2²⁸ pixels; tile the \(w)×\(h) image")
     }
-    var inside = [Bool](repeating: false, count: pw * ph)
-    var relief = [Double](repeating: 0, count: pw * ph)
-    var output = [Int32](repeating: 0, count: pw * ph)
-    let m = mask?.pixels
-    for y in 0..<h {
-        for x in 0..<w {
-            let p = (y + 1) * pw + x + 1, i = y * w + x
-            inside[p] = m.map { $0[i] != 0 } ?? true
-            relief[p] = image[i]
-            output[p] = inside[p] ? markers.labels[i] : 0
-        }
-    }
+    var (inside, relief, output) = framed(image, zero: 0, markers: markers, mask: mask)
     let neighbours = connectivity.offsets.map { $0.dy * pw + $0.dx }
     var heap = WatershedHeap()
     inside.withUnsafeBufferPointer { ib in
@@ -95,11 +84,7 @@ public func watershed(
             }
         }
     }
-    var labels = [Int32](repeating: 0, count: w * h)
-    for y in 0..<h {
-        for x in 0..<w { labels[y * w + x] = output[(y + 1) * pw + x + 1] }
-    }
-    return LabelImage(unchecked: w, h, labels, count: Int(labels.max() ?? 0))
+    return unframed(output, width: w, height: h)
 }
 
 /// scikit-image's watershed heap (heap_general.pxi): a binary min-heap on (value, age) with the
@@ -196,18 +181,7 @@ public func watershed(
         throw ImagingError(.invalidArgument, "the watershed handles up to 2³¹ pixels; tile the \(w)×\(h) image")
     }
     // Padded frame outside the mask, as in the heap version.
-    var inside = [Bool](repeating: false, count: pw * ph)
-    var level = [Int32](repeating: 0, count: pw * ph)
-    var output = [Int32](repeating: 0, count: pw * ph)
-    let m = mask?.pixels
-    for y in 0..<h {
-        for x in 0..<w {
-            let p = (y + 1) * pw + x + 1, i = y * w + x
-            inside[p] = m.map { $0[i] != 0 } ?? true
-            level[p] = Int32(Int(levels[i]) - low)
-            output[p] = inside[p] ? markers.labels[i] : 0
-        }
-    }
+    var (inside, level, output) = framed(levels.map { Int32(Int($0) - low) }, zero: 0, markers: markers, mask: mask)
     let neighbours = connectivity.offsets.map { $0.dy * pw + $0.dx }
     // One FIFO per level as linked lists through `next` (every pixel is queued at most once: a
     // marker at the start, any other pixel when it takes its label).
@@ -247,9 +221,36 @@ public func watershed(
             }
         }
     }
+    return unframed(output, width: w, height: h)
+}
+
+/// The padded frame both watersheds flood: one pixel all round, outside the mask, as scikit-image
+/// pads. Returns, per framed pixel, whether it may be flooded, its relief and its marker label
+/// (0 outside the mask).
+private func framed<Relief>(
+    _ relief: [Relief], zero: Relief, markers: LabelImage, mask: Image<UInt8>?
+) -> (inside: [Bool], relief: [Relief], output: [Int32]) {
+    let w = markers.width, h = markers.height, pw = w + 2, ph = h + 2
+    var inside = [Bool](repeating: false, count: pw * ph)
+    var values = [Relief](repeating: zero, count: pw * ph)
+    var output = [Int32](repeating: 0, count: pw * ph)
+    let m = mask?.pixels
+    for y in 0..<h {
+        for x in 0..<w {
+            let p = (y + 1) * pw + x + 1, i = y * w + x
+            inside[p] = m.map { $0[i] != 0 } ?? true
+            values[p] = relief[i]
+            output[p] = inside[p] ? markers.labels[i] : 0
+        }
+    }
+    return (inside, values, output)
+}
+
+/// The labels inside the frame.
+private func unframed(_ output: [Int32], width w: Int, height h: Int) -> LabelImage {
     var labels = [Int32](repeating: 0, count: w * h)
     for y in 0..<h {
-        for x in 0..<w { labels[y * w + x] = output[(y + 1) * pw + x + 1] }
+        for x in 0..<w { labels[y * w + x] = output[(y + 1) * (w + 2) + x + 1] }
     }
     return LabelImage(unchecked: w, h, labels, count: Int(labels.max() ?? 0))
 }
