@@ -36,6 +36,11 @@ extension NucleusDetector {
                 }
             }
         }
+        /// Component c's bounding box grown by the margin, clipped to the image.
+        func box(_ c: Int) -> (x: Int, y: Int, width: Int, height: Int) {
+            let bx = Swift.max(0, x0[c] - margin), by = Swift.max(0, y0[c] - margin)
+            return (bx, by, Swift.min(w, x1[c] + margin + 1) - bx, Swift.min(h, y1[c] + margin + 1) - by)
+        }
         // Each component's nuclei in its box: local labels 1…k.
         var local = [(labels: [Int32], count: Int)](repeating: ([], 0), count: count + 1)
         var failure: [Error?] = Array(repeating: nil, count: count + 1)
@@ -47,8 +52,7 @@ extension NucleusDetector {
                     parallelChunks(count, minimumChunk: 1) { range in
                         for index in range {
                             let c = index + 1
-                            let bx = Swift.max(0, x0[c] - margin), by = Swift.max(0, y0[c] - margin)
-                            let bw = Swift.min(w, x1[c] + margin + 1) - bx, bh = Swift.min(h, y1[c] + margin + 1) - by
+                            let (bx, by, bw, bh) = box(c)
                             var mask = [UInt8](repeating: 0, count: bw * bh)
                             for y in 0..<bh {
                                 let row = source.value + (by + y) * w + bx
@@ -75,8 +79,7 @@ extension NucleusDetector {
                 parallelChunks(count, minimumChunk: 1) { range in
                     for index in range {
                         let c = index + 1
-                        let bx = Swift.max(0, x0[c] - margin), by = Swift.max(0, y0[c] - margin)
-                        let bw = Swift.min(w, x1[c] + margin + 1) - bx, bh = Swift.min(h, y1[c] + margin + 1) - by
+                        let (bx, by, bw, bh) = box(c)
                         parts.value[c].labels.withUnsafeBufferPointer { part in
                             for y in 0..<bh {
                                 for x in 0..<bw where part[y * bw + x] != 0 {
