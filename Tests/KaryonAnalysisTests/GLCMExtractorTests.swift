@@ -91,8 +91,8 @@ struct GLCMExtractorTests {
         let pixels = (0..<(30 * 20)).map { _ in UInt16(truncatingIfNeeded: rng.next() % 700) }
         let offsets = [PixelOffset(distance: 1, angleDegrees: 0), PixelOffset(distance: 2, angleDegrees: 135)]
         for symmetric in [true, false] {
-            let dense = try GLCM.properties(values: pixels, width: 30, height: 20, levels: 700, offsets: offsets, symmetric: symmetric)
-            let sparse = try GLCM.properties(values: pixels, width: 30, height: 20, levels: 4000, offsets: offsets, symmetric: symmetric)
+            let dense = try GLCM.properties(values: .uint16(pixels), width: 30, height: 20, levels: 700, offsets: offsets, symmetric: symmetric)
+            let sparse = try GLCM.properties(values: .uint16(pixels), width: 30, height: 20, levels: 4000, offsets: offsets, symmetric: symmetric)
             for k in offsets.indices {
                 for p in GLCMProperty.allCases {
                     #expect(abs(dense[k][p]! - sparse[k][p]!) <= 1e-12 * max(1, abs(dense[k][p]!)), "\(p)")

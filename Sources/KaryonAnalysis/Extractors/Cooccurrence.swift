@@ -90,7 +90,7 @@ struct CooccurrenceSettings: Sendable {
     /// Grey levels and mask samples of an input, checked.
     /// - Throws: ``ExtractorError`` for an image without a pixel pair, values ≥ levels without
     ///   quantisation, or a bad mask.
-    func prepare(_ input: ExtractionInput, extractor: String) throws -> (values: [UInt16], mask: [UInt8]?) {
+    func prepare(_ input: ExtractionInput, extractor: String) throws -> (values: GreyLevelValues, mask: [UInt8]?) {
         let image = input.image
         guard image.width >= 2 || image.height >= 2 else {
             throw ExtractorError(.invalidInput, "\(extractor) needs an image with at least two pixels in a row or column, got \(image.width)×\(image.height)")

@@ -7,25 +7,37 @@ import KaryonImaging
 /// keep their values for ``gray(_:extractor:)`` (LBP), or must lie in 0 … 1 and become 8-bit
 /// like RGB for the co-occurrence extractors.
 enum GreyLevels {
-    /// Integer grey levels `< levels` for a co-occurrence matrix.
+    /// Integer grey levels `< levels` for a co-occurrence matrix, 8-bit whenever `levels` ≤ 256.
     ///
     /// With `quantize` and `levels` below the type's range, an 8-bit value v becomes `v·levels/256`
     /// and a 16-bit one `v·levels/65536` (integer division); otherwise every value must already be
     /// below `levels`.
     /// - Throws: ``ExtractorError`` (`invalidInput`) naming `extractor` when a value is too large.
-    static func quantized(_ image: AnyImage, levels: Int, quantize: Bool, extractor: String) throws -> [UInt16] {
-        let (values, range): ([UInt16], Int)
+    static func quantized(_ image: AnyImage, levels: Int, quantize: Bool, extractor: String) throws -> GreyLevelValues {
         switch image {
-        case .uint8(let i) where i.colorChannels == 1: (values, range) = (firstChannel(i), 256)
-        case .uint16(let i) where i.colorChannels == 1: (values, range) = (firstChannel(i), 65536)
-        case .uint8(let i): (values, range) = (try ubyteGray(i, extractor), 256)
-        case .uint16(let i): (values, range) = (try ubyteGray(i, extractor), 256)
-        case .float32(let i): (values, range) = (try ubyteGray(i, extractor), 256)
+        case .uint8(let i) where i.colorChannels == 1:
+            return .uint8(try fitted(firstChannel(i), range: 256, levels: levels, quantize: quantize, extractor))
+        case .uint16(let i) where i.colorChannels == 1:
+            let values = try fitted(firstChannel(i), range: 65536, levels: levels, quantize: quantize, extractor)
+            return levels <= 256 ? .uint8(values.map { UInt8(truncatingIfNeeded: $0) }) : .uint16(values)
+        case .uint8(let i):
+            return .uint8(try fitted(try ubyteGray(i, extractor), range: 256, levels: levels, quantize: quantize, extractor))
+        case .uint16(let i):
+            return .uint8(try fitted(try ubyteGray(i, extractor), range: 256, levels: levels, quantize: quantize, extractor))
+        case .float32(let i):
+            return .uint8(try fitted(try ubyteGray(i, extractor), range: 256, levels: levels, quantize: quantize, extractor))
         }
-        if quantize && levels < range {
-            return values.map { UInt16(Int($0) * levels / range) }
+    }
+
+    /// `values` (in 0 ..< `range`) brought below `levels`: divided down with `quantize`, else checked.
+    static func fitted<V: FixedWidthInteger & UnsignedInteger>(
+        _ values: [V], range: Int, levels: Int, quantize: Bool, _ extractor: String
+    ) throws -> [V] {
+        guard levels < range else { return values }
+        if quantize {
+            return values.map { V(truncatingIfNeeded: Int($0) * levels / range) }
         }
-        if levels < range, let m = values.max(), Int(m) >= levels {
+        if let m = values.max(), Int(m) >= levels {
             throw ExtractorError(
                 .invalidInput,
                 "\(extractor): the image has grey level \(m) but levels is \(levels); raise levels above \(m) or turn quantize on")
@@ -33,12 +45,13 @@ enum GreyLevels {
         return values
     }
 
-    /// Channel 0 of a gray (or gray + alpha) integer image as 16-bit levels, in one pass.
-    static func firstChannel<P: PixelComponent & FixedWidthInteger>(_ image: Image<P>) -> [UInt16] {
+    /// Channel 0 of a gray (or gray + alpha) integer image, in one pass.
+    static func firstChannel<P: PixelComponent & FixedWidthInteger>(_ image: Image<P>) -> [P] {
         let c = image.channels
+        if c == 1 { return image.pixels }
         return image.withUnsafeSamples { s in
-            [UInt16](unsafeUninitializedCapacity: image.pixelCount) { out, count in
-                for k in 0..<image.pixelCount { out[k] = UInt16(truncatingIfNeeded: s[k * c]) }
+            [P](unsafeUninitializedCapacity: image.pixelCount) { out, count in
+                for k in 0..<image.pixelCount { out[k] = s[k * c] }
                 count = image.pixelCount
             }
         }
@@ -49,7 +62,7 @@ enum GreyLevels {
     static func gray(_ image: AnyImage, extractor: String) throws -> AnyImage {
         func ubyte<P: PixelComponent>(_ i: Image<P>) throws -> AnyImage {
             .uint8(try Image(width: i.width, height: i.height, channels: 1,
-                             pixels: try ubyteGray(i, extractor).map { UInt8($0) }))
+                             pixels: try ubyteGray(i, extractor)))
         }
         switch image {
         case .uint8(let i) where i.colorChannels == 1: return .uint8(try i.channel(0))
@@ -62,11 +75,11 @@ enum GreyLevels {
     }
 
     /// scikit-image `img_as_ubyte(rgb2gray(img_as_float(image)))`: float64 luminance, `rint(255·g)`.
-    static func ubyteGray<P: PixelComponent>(_ image: Image<P>, _ extractor: String) throws -> [UInt16] {
+    static func ubyteGray<P: PixelComponent>(_ image: Image<P>, _ extractor: String) throws -> [UInt8] {
         let scale = P.nominalMax
         let c = image.channels
         let samples = image.contiguous().pixels
-        var out = [UInt16](repeating: 0, count: image.pixelCount)
+        var out = [UInt8](repeating: 0, count: image.pixelCount)
         for i in 0..<image.pixelCount {
             let g: Double
             if image.colorChannels == 1 {
@@ -79,7 +92,7 @@ enum GreyLevels {
             guard g >= -1e-12, g <= 1 + 1e-12 else {
                 throw ExtractorError(.invalidInput, "\(extractor): float images must lie in 0…1 (found \(g)); rescale first")
             }
-            out[i] = UInt16(max(0, min(255, (g * 255).rounded(.toNearestOrEven))))
+            out[i] = UInt8(max(0, min(255, (g * 255).rounded(.toNearestOrEven))))
         }
         return out
     }

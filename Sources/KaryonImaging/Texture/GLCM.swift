@@ -20,6 +20,21 @@ public struct PixelOffset: Sendable, Hashable {
     }
 }
 
+/// Row-major integer grey levels of an image, 8-bit when every level fits in a byte (the
+/// co-occurrence loops then read half the memory) or 16-bit.
+public enum GreyLevelValues: Sendable {
+    case uint8([UInt8])
+    case uint16([UInt16])
+
+    /// The number of values.
+    public var count: Int {
+        switch self {
+        case .uint8(let v): v.count
+        case .uint16(let v): v.count
+        }
+    }
+}
+
 /// The properties `graycoprops` computes from a normalised grey-level co-occurrence matrix `p`.
 public enum GLCMProperty: String, Sendable, CaseIterable {
     /// Σ p(i,j)(i−j)²
@@ -76,7 +91,7 @@ public enum GLCM {
     /// - Throws: ``ImagingError`` for a value ≥ levels, a size mismatch, or an offset that leaves
     ///   no pair inside the image (or mask).
     public static func properties(
-        values: [UInt16], width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
+        values: GreyLevelValues, width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
         mask: [UInt8]? = nil
     ) throws -> [[GLCMProperty: Double]] {
         try statistics(values: values, width: width, height: height, levels: levels, offsets: offsets,
@@ -86,8 +101,20 @@ public enum GLCM {
     /// Exact sums over the matrix of every offset (see ``properties(values:width:height:levels:offsets:symmetric:mask:)``
     /// for the arguments); `marginals` also collects the sum histogram and both marginals.
     static func statistics(
-        values: [UInt16], width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
+        values: GreyLevelValues, width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
         mask: [UInt8]?, marginals: Bool
+    ) throws -> [Statistics] {
+        switch values {
+        case .uint8(let v):
+            try statistics(v, width, height, levels, offsets, symmetric, mask, marginals)
+        case .uint16(let v):
+            try statistics(v, width, height, levels, offsets, symmetric, mask, marginals)
+        }
+    }
+
+    static func statistics<V: FixedWidthInteger & UnsignedInteger & Sendable>(
+        _ values: [V], _ width: Int, _ height: Int, _ levels: Int, _ offsets: [PixelOffset], _ symmetric: Bool,
+        _ mask: [UInt8]?, _ marginals: Bool
     ) throws -> [Statistics] {
         guard width * height == values.count else {
             throw ImagingError(.sizeMismatch, "expected \(width)×\(height) grey levels, got \(values.count)")
@@ -98,7 +125,7 @@ public enum GLCM {
         if let mask, mask.count != values.count {
             throw ImagingError(.sizeMismatch, "the mask must be \(width)×\(height)")
         }
-        if let maxValue = values.max(), Int(maxValue) >= levels {
+        if let maxValue = largest(values), Int(maxValue) >= levels {
             throw ImagingError(
                 .invalidArgument,
                 "the image has grey level \(maxValue) but levels is \(levels); raise levels above the maximum or quantise")
@@ -132,6 +159,16 @@ public enum GLCM {
         }
         if let failure { throw failure }
         return results.map { $0! }
+    }
+
+    /// The largest value, in a loop the compiler vectorises (`Sequence.max()` does not).
+    static func largest<V: FixedWidthInteger & UnsignedInteger>(_ values: [V]) -> V? {
+        guard !values.isEmpty else { return nil }
+        return values.withUnsafeBufferPointer { v in
+            var m: V = 0
+            for x in v { m = max(m, x) }
+            return m
+        }
     }
 
     /// Exact integer sums over the matrix cells, from which every property follows.
@@ -226,8 +263,8 @@ public enum GLCM {
 
     /// Calls `body(i, j)` for every counted pair at `offset`.
     @inline(__always)
-    static func forEachPair(
-        _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ offset: PixelOffset, _ mask: [UInt8]?,
+    static func forEachPair<V: FixedWidthInteger & UnsignedInteger>(
+        _ v: UnsafeBufferPointer<V>, _ width: Int, _ height: Int, _ offset: PixelOffset, _ mask: [UInt8]?,
         _ body: (Int, Int) -> Void
     ) {
         let dr = offset.rows, dc = offset.columns
@@ -252,27 +289,30 @@ public enum GLCM {
         }
     }
 
-    static func denseStatistics(
-        _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
+    static func denseStatistics<V: FixedWidthInteger & UnsignedInteger>(
+        _ v: UnsafeBufferPointer<V>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
         _ symmetric: Bool, _ mask: [UInt8]?, _ marginals: Bool
     ) -> Statistics {
         var counts: [UInt32]
+        let stride: Int
         if mask == nil, levels <= 256 {
             counts = countPairs(v, width, height, levels, offset)
+            stride = 256
         } else {
             counts = [UInt32](repeating: 0, count: levels * levels)
             counts.withUnsafeMutableBufferPointer { cp in
                 forEachPair(v, width, height, offset, mask) { i, j in cp[i * levels + j] &+= 1 }
             }
+            stride = levels
         }
         var stats = Statistics(levels: levels, marginals: marginals)
         counts.withUnsafeBufferPointer { cp in
             if symmetric {
                 for i in 0..<levels {
-                    let diagonal = UInt64(cp[i * levels + i]) * 2
+                    let diagonal = UInt64(cp[i * stride + i]) * 2
                     if diagonal != 0 { stats.add(i, i, diagonal) }
                     for j in (i + 1)..<max(i + 1, levels) {
-                        let c = UInt64(cp[i * levels + j]) + UInt64(cp[j * levels + i])
+                        let c = UInt64(cp[i * stride + j]) + UInt64(cp[j * stride + i])
                         if c != 0 {
                             stats.add(i, j, c)
                             stats.add(j, i, c)
@@ -282,7 +322,7 @@ public enum GLCM {
             } else {
                 for i in 0..<levels {
                     for j in 0..<levels {
-                        let c = UInt64(cp[i * levels + j])
+                        let c = UInt64(cp[i * stride + j])
                         if c != 0 { stats.add(i, j, c) }
                     }
                 }
@@ -291,48 +331,41 @@ public enum GLCM {
         return stats
     }
 
-    /// The dense levels² count matrix at `offset` over the whole image, for up to 256 levels.
-    /// Neighbouring pixels often form the same pair, and incrementing one counter back to back
-    /// waits on the previous store each time; four interleaved copies of the matrix (consecutive
-    /// columns go to different copies, 4 × 256 KiB at most: a core's L2) keep four increments in
-    /// flight, then fold into one.
-    static func countPairs(
-        _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset
+    /// The count matrix at `offset` over the whole image, for up to 256 levels, as 256 × 256
+    /// counters (row i, column j at `i << 8 | j`; rows and columns from `levels` on stay 0).
+    ///
+    /// Each image row first becomes a row of 16-bit keys `i << 8 | j` (a loop the compiler
+    /// vectorises), then one counter per key is incremented. A single matrix is fastest here:
+    /// the processor forwards a store to the next load of the same counter, so runs of one pair
+    /// do not stall, and one 256 KiB matrix stays in a core's L2. On the 2048² bench field
+    /// (four offsets, two cores, 8-bit levels) the `glcm` extractor took 13.8 ms with four
+    /// interleaved matrices indexed from the pixels and takes about 6 ms this way; the increments
+    /// are four fifths of that.
+    static func countPairs<V: FixedWidthInteger & UnsignedInteger>(
+        _ v: UnsafeBufferPointer<V>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset
     ) -> [UInt32] {
-        precondition(levels <= 256, "countPairs keeps four matrices of at most 256² counters")
-        let cells = levels * levels
-        var counts = [UInt32](repeating: 0, count: cells * 4)
+        precondition(levels <= 256, "countPairs keys a pair by two 8-bit levels")
+        var counts = [UInt32](repeating: 0, count: 65536)
         let dr = offset.rows, dc = offset.columns
         let r0 = max(0, -dr), r1 = min(height, height - dr)
         let c0 = max(0, -dc), c1 = min(width, width - dc)
-        if r0 < r1, c0 < c1, let pixels = v.baseAddress {
-            let shift = dr * width + dc
-            counts.withUnsafeMutableBufferPointer { cp in
-                let h0 = cp.baseAddress!, h1 = h0 + cells, h2 = h1 + cells, h3 = h2 + cells
-                for r in r0..<r1 {
-                    let a = pixels + r * width, b = a + shift
-                    var c = c0
-                    while c + 4 <= c1 {
-                        h0[Int(a[c]) &* levels &+ Int(b[c])] &+= 1
-                        h1[Int(a[c + 1]) &* levels &+ Int(b[c + 1])] &+= 1
-                        h2[Int(a[c + 2]) &* levels &+ Int(b[c + 2])] &+= 1
-                        h3[Int(a[c + 3]) &* levels &+ Int(b[c + 3])] &+= 1
-                        c += 4
-                    }
-                    while c < c1 {
-                        h0[Int(a[c]) &* levels &+ Int(b[c])] &+= 1
-                        c += 1
-                    }
-                }
-                for k in 0..<cells { h0[k] = h0[k] &+ h1[k] &+ h2[k] &+ h3[k] }
+        guard r0 < r1, c0 < c1, let pixels = v.baseAddress else { return counts }
+        let shift = dr * width + dc, n = c1 - c0
+        let keys = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
+        defer { keys.deallocate() }
+        counts.withUnsafeMutableBufferPointer { cp in
+            let h = cp.baseAddress!
+            for r in r0..<r1 {
+                let a = pixels + r * width + c0, b = a + shift
+                for c in 0..<n { keys[c] = UInt16(truncatingIfNeeded: a[c]) &<< 8 | UInt16(truncatingIfNeeded: b[c]) }
+                for c in 0..<n { h[Int(keys[c])] &+= 1 }
             }
         }
-        counts.removeLast(cells * 3)
         return counts
     }
 
-    static func sparseStatistics(
-        _ v: UnsafeBufferPointer<UInt16>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
+    static func sparseStatistics<V: FixedWidthInteger & UnsignedInteger>(
+        _ v: UnsafeBufferPointer<V>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
         _ symmetric: Bool, _ mask: [UInt8]?, _ marginals: Bool
     ) -> Statistics {
         var keys: [UInt32] = []

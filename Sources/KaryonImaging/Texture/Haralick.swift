@@ -64,7 +64,7 @@ extension GLCM {
     /// - L. P. Coelho, "Mahotas: open source software for scriptable computer vision",
     ///   J. Open Research Software 1(1):e3, 2013, doi:10.5334/jors.ac (mahotas 1.4 `haralick_features`).
     public static func haralick(
-        values: [UInt16], width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
+        values: GreyLevelValues, width: Int, height: Int, levels: Int, offsets: [PixelOffset], symmetric: Bool,
         mask: [UInt8]? = nil
     ) throws -> [[HaralickFeature: Double]] {
         try statistics(values: values, width: width, height: height, levels: levels, offsets: offsets,
