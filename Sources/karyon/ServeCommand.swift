@@ -56,7 +56,7 @@ struct UpCommand: AsyncParsableCommand {
     @ArgumentParser.Option(name: .customLong("worker-min"), help: "Fewest job slots per extractor.")
     var workerMin = 1
 
-    @ArgumentParser.Option(name: .customLong("worker-max"), help: "Most job slots per extractor (default: the number of cores).")
+    @ArgumentParser.Option(name: .customLong("worker-max"), help: "Most job slots per extractor (default: twice the number of cores).")
     var workerMax: Int?
 
     @ArgumentParser.Option(name: .customLong("worker-grace"), help: "Seconds running jobs get to finish at shutdown.")

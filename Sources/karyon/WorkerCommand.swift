@@ -25,7 +25,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @ArgumentParser.Option(help: "Fewest job slots per extractor (0 lets an idle pool scale to zero).")
     var min: Int = 1
 
-    @ArgumentParser.Option(help: "Most job slots per extractor (default: the number of cores).")
+    @ArgumentParser.Option(help: "Most job slots per extractor (default: twice the number of cores, so that cores stay busy while jobs wait on the database and disk).")
     var max: Int?
 
     @ArgumentParser.Option(help: "Seconds running jobs get to finish after SIGTERM before they are released.")
@@ -42,7 +42,7 @@ struct WorkerCommand: AsyncParsableCommand {
     /// Checked worker options from the command line.
     static func options(extractors: String?, concurrency: Int?, min: Int, max: Int?, grace: Double) throws -> WorkerOptions {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        var lower = min, upper = max ?? Swift.max(cores, min)
+        var lower = min, upper = max ?? Swift.max(cores * 2, min)
         if let concurrency {
             guard (1...256).contains(concurrency) else { throw CLIError("--concurrency must be 1 to 256") }
             lower = concurrency
