@@ -130,9 +130,18 @@ public enum GLCM {
                 .invalidArgument,
                 "the image has grey level \(maxValue) but levels is \(levels); raise levels above the maximum or quantise")
         }
+        // Both pixels of a counted pair lie in the mask, so in its bounding box: a small region of
+        // a large image is counted on its box alone.
+        var (values, width, height, mask) = (values, width, height, mask)
+        if let m = mask, let box = boundingBox(m, width, height), box.width * box.height <= width * height * 3 / 4 {
+            values = crop(values, width, box)
+            mask = crop(m, width, box)
+            (width, height) = (box.width, box.height)
+        }
         var results = [Statistics?](repeating: nil, count: offsets.count)
         var failure: ImagingError?
         let lock = NSLock()
+        let (imageWidth, imageHeight) = (width, height)
         results.withUnsafeMutableBufferPointer { resultBuffer in
         let out = SharedMutableBuffer(resultBuffer.baseAddress!)
         values.withUnsafeBufferPointer { v in
@@ -147,7 +156,7 @@ public enum GLCM {
                         lock.withLock {
                             failure = ImagingError(
                                 .invalidArgument,
-                                "offset (\(offsets[k].rows), \(offsets[k].columns)) leaves no pixel pair inside the \(width)×\(height) image"
+                                "offset (\(offsets[k].rows), \(offsets[k].columns)) leaves no pixel pair inside the \(imageWidth)×\(imageHeight) image"
                                     + (mask == nil ? "" : " and mask") + "; use a shorter distance")
                         }
                         continue
@@ -159,6 +168,34 @@ public enum GLCM {
         }
         if let failure { throw failure }
         return results.map { $0! }
+    }
+
+    /// The smallest rectangle holding every nonzero mask pixel, nil for an empty mask.
+    static func boundingBox(_ mask: [UInt8], _ width: Int, _ height: Int) -> (x: Int, y: Int, width: Int, height: Int)? {
+        mask.withUnsafeBufferPointer { m in
+            var x0 = width, x1 = -1, y0 = height, y1 = -1
+            for y in 0..<height {
+                let row = UnsafeBufferPointer(rebasing: m[y * width..<(y + 1) * width])
+                var any: UInt8 = 0
+                for v in row { any |= v }
+                guard any != 0 else { continue }
+                y0 = min(y0, y)
+                y1 = y
+                if let first = row.firstIndex(where: { $0 != 0 }) { x0 = min(x0, first) }
+                if let last = row.lastIndex(where: { $0 != 0 }) { x1 = max(x1, last) }
+            }
+            return y1 < 0 ? nil : (x0, y0, x1 - x0 + 1, y1 - y0 + 1)
+        }
+    }
+
+    /// The `box` of a row-major image `width` wide.
+    static func crop<T>(_ samples: [T], _ width: Int, _ box: (x: Int, y: Int, width: Int, height: Int)) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(box.width * box.height)
+        for y in box.y..<(box.y + box.height) {
+            out.append(contentsOf: samples[(y * width + box.x)..<(y * width + box.x + box.width)])
+        }
+        return out
     }
 
     /// The largest value, in a loop the compiler vectorises (`Sequence.max()` does not).
@@ -295,8 +332,8 @@ public enum GLCM {
     ) -> Statistics {
         var counts: [UInt32]
         let stride: Int
-        if mask == nil, levels <= 256 {
-            counts = countPairs(v, width, height, levels, offset)
+        if levels <= 256 {
+            counts = countPairs(v, width, height, levels, offset, mask)
             stride = 256
         } else {
             counts = [UInt32](repeating: 0, count: levels * levels)
@@ -341,8 +378,13 @@ public enum GLCM {
     /// (four offsets, two cores, 8-bit levels) the `glcm` extractor took 13.8 ms with four
     /// interleaved matrices indexed from the pixels and takes about 6 ms this way; the increments
     /// are four fifths of that.
+    ///
+    /// With a mask, each pair adds 1 when both its pixels are inside and 0 otherwise, so the
+    /// loops stay free of branches (on the bench field with a mask over 83% of it: 13–15 ms with a
+    /// branch per pair, 7.4–8.4 ms this way).
     static func countPairs<V: FixedWidthInteger & UnsignedInteger>(
-        _ v: UnsafeBufferPointer<V>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset
+        _ v: UnsafeBufferPointer<V>, _ width: Int, _ height: Int, _ levels: Int, _ offset: PixelOffset,
+        _ mask: [UInt8]?
     ) -> [UInt32] {
         precondition(levels <= 256, "countPairs keys a pair by two 8-bit levels")
         var counts = [UInt32](repeating: 0, count: 65536)
@@ -351,14 +393,30 @@ public enum GLCM {
         let c0 = max(0, -dc), c1 = min(width, width - dc)
         guard r0 < r1, c0 < c1, let pixels = v.baseAddress else { return counts }
         let shift = dr * width + dc, n = c1 - c0
-        let keys = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
-        defer { keys.deallocate() }
         counts.withUnsafeMutableBufferPointer { cp in
             let h = cp.baseAddress!
-            for r in r0..<r1 {
-                let a = pixels + r * width + c0, b = a + shift
-                for c in 0..<n { keys[c] = UInt16(truncatingIfNeeded: a[c]) &<< 8 | UInt16(truncatingIfNeeded: b[c]) }
-                for c in 0..<n { h[Int(keys[c])] &+= 1 }
+            if let mask {
+                let keys = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
+                let inside = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+                defer { keys.deallocate(); inside.deallocate() }
+                mask.withUnsafeBufferPointer { mp in
+                    let m = mp.baseAddress!
+                    for r in r0..<r1 {
+                        let a = pixels + r * width + c0, b = a + shift
+                        let ma = m + r * width + c0, mb = ma + shift
+                        for c in 0..<n { keys[c] = UInt16(truncatingIfNeeded: a[c]) &<< 8 | UInt16(truncatingIfNeeded: b[c]) }
+                        for c in 0..<n { inside[c] = min(ma[c], mb[c]) != 0 ? 1 : 0 }
+                        for c in 0..<n { h[Int(keys[c])] &+= UInt32(inside[c]) }
+                    }
+                }
+            } else {
+                let keys = UnsafeMutablePointer<UInt16>.allocate(capacity: n)
+                defer { keys.deallocate() }
+                for r in r0..<r1 {
+                    let a = pixels + r * width + c0, b = a + shift
+                    for c in 0..<n { keys[c] = UInt16(truncatingIfNeeded: a[c]) &<< 8 | UInt16(truncatingIfNeeded: b[c]) }
+                    for c in 0..<n { h[Int(keys[c])] &+= 1 }
+                }
             }
         }
         return counts
