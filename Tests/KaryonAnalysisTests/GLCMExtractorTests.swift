@@ -101,6 +101,25 @@ struct GLCMExtractorTests {
         }
     }
 
+    @Test("fewer offsets than cores on a megapixel: rows counted in bands on all cores give the sums of one pass")
+    func bandsMatchOnePass() throws {
+        var rng = SeededGenerator(seed: 7)
+        let width = 1024, height = 1031
+        let pixels = (0..<(width * height)).map { _ in UInt8(truncatingIfNeeded: rng.next() % 256) }
+        let mask = (0..<(width * height)).map { _ in UInt8(rng.next() % 10 < 7 ? 1 : 0) }
+        // As many offsets as cores: one pass per offset, no bands.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        for offset in [PixelOffset(distance: 1, angleDegrees: 90), PixelOffset(distance: 3, angleDegrees: 45)] {
+            for (symmetric, m) in [(true, nil), (false, nil), (true, mask)] as [(Bool, [UInt8]?)] {
+                let banded = try GLCM.properties(values: .uint8(pixels), width: width, height: height, levels: 256,
+                                                 offsets: [offset], symmetric: symmetric, mask: m)[0]
+                let onePass = try GLCM.properties(values: .uint8(pixels), width: width, height: height, levels: 256,
+                                                  offsets: Array(repeating: offset, count: max(2, cores)), symmetric: symmetric, mask: m)[0]
+                #expect(banded == onePass, "\(offset) symmetric \(symmetric) mask \(m != nil)")
+            }
+        }
+    }
+
     @Test("16-bit input is quantised by v·levels/65536; RGB goes through rgb2gray and img_as_ubyte")
     func inputConversion() throws {
         let g16 = try Image<UInt16>(width: 3, height: 1, channels: 1, pixels: [0, 32768, 65535])
