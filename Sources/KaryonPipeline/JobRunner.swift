@@ -129,14 +129,19 @@ public struct JobRunner: Sendable {
     ///
     /// Both label images carry the pixel size. A field with more than 65,535 objects has no
     /// label images (PNG holds 16 bits); its GeoJSON and CSV still list every object.
+    ///
+    /// Label images are deflated at zlib level 1: on a 1024² field with 462 nuclei, level 6 took
+    /// 14 ms per image for 31 KB and level 1 takes 6 ms for 62 KB, small beside the image itself;
+    /// at level 6 the two label images cost a quarter of the `nuclei` analysis.
     public static func artefactFiles(of objects: ObjectTable) throws -> [ResultArtefact.File] {
         var files: [ResultArtefact.File] = []
+        func png(_ labels: LabelImage) throws -> [UInt8] {
+            try ImageCodec.encode(.uint16(try labels.image16()), as: .png(compression: 1), pixelSizeMicrons: objects.pixelSizeMicrons)
+        }
         if objects.nuclei.count <= 65535 {
-            files.append(.init(kind: "labels", mediaType: "image/png", bytes: try ImageCodec.encode(
-                .uint16(try objects.nuclei.image16()), pixelSizeMicrons: objects.pixelSizeMicrons)))
+            files.append(.init(kind: "labels", mediaType: "image/png", bytes: try png(objects.nuclei)))
             if let cells = objects.cells {
-                files.append(.init(kind: "cell_labels", mediaType: "image/png", bytes: try ImageCodec.encode(
-                    .uint16(try cells.image16()), pixelSizeMicrons: objects.pixelSizeMicrons)))
+                files.append(.init(kind: "cell_labels", mediaType: "image/png", bytes: try png(cells)))
             }
         }
         files.append(.init(kind: "geojson", mediaType: "application/geo+json", bytes: objects.geoJSONBytes()))
