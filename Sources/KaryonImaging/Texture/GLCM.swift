@@ -112,7 +112,7 @@ public enum GLCM {
         }
     }
 
-    static func statistics<V: FixedWidthInteger & UnsignedInteger & Sendable>(
+    static func statistics<V: PixelComponent & FixedWidthInteger & UnsignedInteger>(
         _ values: [V], _ width: Int, _ height: Int, _ levels: Int, _ offsets: [PixelOffset], _ symmetric: Bool,
         _ mask: [UInt8]?, _ marginals: Bool
     ) throws -> [Statistics] {
@@ -135,8 +135,8 @@ public enum GLCM {
         let (imageWidth, imageHeight) = (width, height)
         var (values, width, height, mask) = (values, width, height, mask)
         if let m = mask, let box = boundingBox(m, width, height), box.width * box.height <= width * height * 3 / 4 {
-            values = crop(values, width, box)
-            mask = crop(m, width, box)
+            values = try crop(values, width, height, box)
+            mask = try crop(m, width, height, box)
             (width, height) = (box.width, box.height)
         }
         // With fewer offsets than cores, each 8-bit offset's rows are split into bands counted on
@@ -216,14 +216,9 @@ public enum GLCM {
         }
     }
 
-    /// The `box` of a row-major image `width` wide.
-    static func crop<T>(_ samples: [T], _ width: Int, _ box: (x: Int, y: Int, width: Int, height: Int)) -> [T] {
-        var out: [T] = []
-        out.reserveCapacity(box.width * box.height)
-        for y in box.y..<(box.y + box.height) {
-            out.append(contentsOf: samples[(y * width + box.x)..<(y * width + box.x + box.width)])
-        }
-        return out
+    /// The `box` of a row-major single-channel image.
+    static func crop<T: PixelComponent>(_ samples: [T], _ width: Int, _ height: Int, _ box: (x: Int, y: Int, width: Int, height: Int)) throws -> [T] {
+        try Image(unchecked: width, height, 1, samples).cropped(x: box.x, y: box.y, width: box.width, height: box.height).pixels
     }
 
     /// The largest value, in a loop the compiler vectorises (`Sequence.max()` does not).
