@@ -30,11 +30,16 @@ struct GreyLevelsTests {
         #expect(GreyLevels.ubyteGray(try Image(width: 2, height: 1, channels: 3, pixels: [255, 255, 255, 0, 0, 0] as [UInt8])) == [255, 0])
     }
 
-    @Test("float RGB outside 0…1 is refused; inside, it follows the same formula")
+    @Test("float RGB whose luminance leaves 0…1 (or is NaN) is refused; inside, it follows the same formula")
     func floatLuminance() throws {
         let inside = try Image(width: 2, height: 1, channels: 3, pixels: [0.5, 0.25, 1, 0, 0, 0] as [Float])
         #expect(try GreyLevels.ubyteGray(inside, "glcm") == [Self.reference(0.5, 0.25, 1, max: 1), 0])
         let outside = try Image(width: 2, height: 1, channels: 3, pixels: [0.5, 1.5, 0, 0, 0, 0] as [Float])
         #expect(throws: ExtractorError.self) { try GreyLevels.ubyteGray(outside, "glcm") }
+        let nan = try Image(width: 1, height: 1, channels: 3, pixels: [Float.nan, 0, 0])
+        #expect(throws: ExtractorError.self) { try GreyLevels.ubyteGray(nan, "glcm") }
+        // As scikit-image: the luminance must lie in 0…1, not each channel (1.2 · 0.2125 = 0.255).
+        let redOver = try Image(width: 1, height: 1, channels: 3, pixels: [1.2, 0, 0] as [Float])
+        #expect(try GreyLevels.ubyteGray(redOver, "glcm") == [Self.reference(Double(Float(1.2)), 0, 0, max: 1)])
     }
 }

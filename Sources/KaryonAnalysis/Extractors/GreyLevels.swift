@@ -79,34 +79,31 @@ enum GreyLevels {
     /// division per sample and `rounded(.toNearestOrEven)` and takes 23–31 ms.
     static func ubyteGray<P: PixelComponent & FixedWidthInteger>(_ image: Image<P>) -> [UInt8] {
         let unit = P.self == UInt8.self ? unit8 : unit16
-        return luminance(image) { unit[Int($0)] }
+        return luminance(image) { unit[Int($0)] }.gray
     }
 
-    /// As ``ubyteGray(_:)`` for float samples, which must lie in 0 … 1.
-    /// - Throws: ``ExtractorError`` (`invalidInput`) naming `extractor` for a sample outside 0 … 1.
+    /// As ``ubyteGray(_:)`` for float samples, whose luminance must lie in 0 … 1.
+    /// - Throws: ``ExtractorError`` (`invalidInput`) naming `extractor` for a luminance outside 0 … 1.
     static func ubyteGray(_ image: Image<Float>, _ extractor: String) throws -> [UInt8] {
-        var outside: Double?
-        let out = luminance(image) { v in
-            let d = Double(v)
-            if !(d >= -1e-12 && d <= 1 + 1e-12) { outside = outside ?? d }
-            return d
-        }
+        let (gray, outside) = luminance(image) { Double($0) }
         if let outside {
             throw ExtractorError(.invalidInput, "\(extractor): float images must lie in 0…1 (found \(outside)); rescale first")
         }
-        return out
+        return gray
     }
 
     /// `rint(255·g)` clamped to 0 … 255, g the sample (gray) or `0.2125 r + 0.7154 g + 0.0721 b`,
-    /// each sample read through `unit`.
+    /// each sample read through `unit`; and the first g outside 0 … 1 (± 1e-12), if any.
     @inline(__always)
-    static func luminance<P: PixelComponent>(_ image: Image<P>, _ unit: (P) -> Double) -> [UInt8] {
+    static func luminance<P: PixelComponent>(_ image: Image<P>, _ unit: (P) -> Double) -> (gray: [UInt8], outside: Double?) {
         let c = image.channels, n = image.pixelCount, colour = image.colorChannels > 1
-        return image.withUnsafeSamples { s in
+        var outside: Double?
+        let gray = image.withUnsafeSamples { s in
             [UInt8](unsafeUninitializedCapacity: n) { out, count in
                 for i in 0..<n {
                     let g = colour ? unit(s[i * c]) * 0.2125 + unit(s[i * c + 1]) * 0.7154 + unit(s[i * c + 2]) * 0.0721
                                    : unit(s[i * c])
+                    if !(g >= -1e-12 && g <= 1 + 1e-12) { outside = outside ?? g }
                     // rint for 0 ≤ y < 2⁵² (and 0 just below 0): adding and removing 2⁵² rounds half
                     // to even in the default rounding mode, where `rounded(.toNearestOrEven)` is a
                     // library call on baseline x86-64.
@@ -116,6 +113,7 @@ enum GreyLevels {
                 count = n
             }
         }
+        return (gray, outside)
     }
 
     /// v / 255 and v / 65535 for every 8- and 16-bit sample value.
