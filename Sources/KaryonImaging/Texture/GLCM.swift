@@ -145,35 +145,20 @@ public enum GLCM {
         // cores: 2.6–3.3 ms → 1.9–2.3 ms; on 512² it would lose 0.2 ms).
         let cores = ProcessInfoCores.count
         let bands = levels <= 256 && offsets.count < cores && width * height >= 1 << 20 ? cores / offsets.count : 1
+        let banded = bands > 1 ? countInBands(values, width, height, levels, offsets, mask, bands: bands) : nil
         var results = [Statistics?](repeating: nil, count: offsets.count)
         var failure: ImagingError?
         let lock = NSLock()
-        var partial = [[UInt32]](repeating: [], count: bands > 1 ? offsets.count * bands : 0)
         results.withUnsafeMutableBufferPointer { resultBuffer in
-        partial.withUnsafeMutableBufferPointer { partialBuffer in
         let out = SharedMutableBuffer(resultBuffer.baseAddress!)
         values.withUnsafeBufferPointer { v in
             let vp = UncheckedSendable(v)
             let mp = UncheckedSendable(mask)
-            if bands > 1, let bandOut = partialBuffer.baseAddress.map(SharedMutableBuffer.init) {
-                parallelChunks(offsets.count * bands, minimumChunk: 1) { range in
-                    for t in range {
-                        let band = t % bands
-                        bandOut[t] = countPairs(vp.value, width, height, levels, offsets[t / bands], mp.value,
-                                                rows: height * band / bands..<height * (band + 1) / bands)
-                    }
-                }
-            }
             parallelChunks(offsets.count, minimumChunk: 1) { range in
                 for k in range {
                     let stats: Statistics
-                    if bands > 1 {
-                        var counts = partialBuffer[k * bands]
-                        for b in 1..<bands {
-                            let more = partialBuffer[k * bands + b]
-                            for i in counts.indices { counts[i] &+= more[i] }
-                        }
-                        stats = matrixStatistics(counts, stride: 256, levels, symmetric, marginals)
+                    if let banded {
+                        stats = matrixStatistics(banded[k], stride: 256, levels, symmetric, marginals)
                     } else if levels <= denseLevelLimit {
                         stats = denseStatistics(vp.value, width, height, levels, offsets[k], symmetric, mp.value, marginals)
                     } else {
@@ -193,9 +178,37 @@ public enum GLCM {
             }
         }
         }
-        }
         if let failure { throw failure }
         return results.map { $0! }
+    }
+
+    /// The count matrix of each offset (8-bit levels), its rows split into `bands` counted on all
+    /// cores, then summed.
+    static func countInBands<V: FixedWidthInteger & UnsignedInteger>(
+        _ values: [V], _ width: Int, _ height: Int, _ levels: Int, _ offsets: [PixelOffset], _ mask: [UInt8]?, bands: Int
+    ) -> [[UInt32]] {
+        var partial = [[UInt32]](repeating: [], count: offsets.count * bands)
+        partial.withUnsafeMutableBufferPointer { p in
+            let out = SharedMutableBuffer(p.baseAddress!)
+            values.withUnsafeBufferPointer { v in
+                let vp = UncheckedSendable(v)
+                parallelChunks(offsets.count * bands, minimumChunk: 1) { range in
+                    for t in range {
+                        let band = t % bands
+                        out[t] = countPairs(vp.value, width, height, levels, offsets[t / bands], mask,
+                                            rows: height * band / bands..<height * (band + 1) / bands)
+                    }
+                }
+            }
+        }
+        return offsets.indices.map { k in
+            var counts = partial[k * bands]
+            for b in 1..<bands {
+                let more = partial[k * bands + b]
+                for i in counts.indices { counts[i] &+= more[i] }
+            }
+            return counts
+        }
     }
 
     /// The smallest rectangle holding every nonzero mask pixel, nil for an empty mask.
