@@ -152,10 +152,12 @@ public struct JobRunner: Sendable {
     /// Process-wide settings for a process that runs jobs (a worker, a server with in-process
     /// workers, the physical-limit measurement, which must run the same path): freed image
     /// buffers stay mapped for the next job (``Allocator/keepImageBuffers()``), and libvips decodes
-    /// each image on one thread, since the pools already run several images at once.
+    /// and the extractors' pixel loops run each image on one thread (``Parallelism``), since the
+    /// pools already run several images at once.
     public static func configureProcess() {
         Allocator.keepImageBuffers()
         try? ImageCodec.setThreadsPerImage(1)  // libvips failing to start fails the first decode, with its message
+        Parallelism.setThreadsPerImage(1)
     }
 
     /// Runs CPU-heavy work on a thread of its own, never on a cooperative or event-loop thread.

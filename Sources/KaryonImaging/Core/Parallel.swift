@@ -1,10 +1,11 @@
 import Dispatch
+import Synchronization
 
 /// Runs `body` over `0..<count` split into contiguous chunks on all cores, for row loops of
 /// pixel algorithms. Small inputs run inline. `body` must only write to disjoint parts of its output.
 @inlinable
 func parallelChunks(_ count: Int, minimumChunk: Int = 16, _ body: (Range<Int>) -> Void) {
-    let cores = ProcessInfoCores.count
+    let cores = Parallelism.threadsPerImage
     guard count > minimumChunk, cores > 1 else {
         if count > 0 { body(0..<count) }
         return
@@ -18,6 +19,27 @@ func parallelChunks(_ count: Int, minimumChunk: Int = 16, _ body: (Range<Int>) -
             let end = min(count, start + size)
             if start < end { box.value(start..<end) }
         }
+    }
+}
+
+/// How many cores the pixel loops of one image may use in this process.
+///
+/// By default all of them, which is what a single large image wants. A process that already runs
+/// several images at once (a worker's job slots) sets 1: each job then runs on its own thread, and
+/// the cores are shared between jobs instead of between the chunks of every job, without the
+/// hand-offs and context switches of splitting each loop. Results are the same either way.
+public enum Parallelism {
+    private static let limit = Atomic<Int>(0)
+
+    /// Caps the threads of one image's loops (0 or less: all cores).
+    public static func setThreadsPerImage(_ threads: Int) {
+        limit.store(threads, ordering: .relaxed)
+    }
+
+    /// The cores one image's loops use now.
+    @usableFromInline static var threadsPerImage: Int {
+        let cap = limit.load(ordering: .relaxed)
+        return cap > 0 ? min(cap, ProcessInfoCores.count) : ProcessInfoCores.count
     }
 }
 

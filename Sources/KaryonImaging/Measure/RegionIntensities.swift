@@ -44,7 +44,7 @@ extension LabelImage {
         // in raster order, so each core's pixels lie mostly in its own band of rows: it scans from
         // its first pixel to its last.
         let largest = Swift.max(count, inner?.count ?? 0)
-        let parts = largest >= 64 ? ProcessInfoCores.count : 1
+        let parts = largest >= 64 ? Parallelism.threadsPerImage : 1
         let v = intensity.pixels
         v.withUnsafeBufferPointer { v in
             labels.withUnsafeBufferPointer { l in

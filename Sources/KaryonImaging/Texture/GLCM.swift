@@ -143,7 +143,7 @@ public enum GLCM {
         // cores of their own and summed (exact: counts are integers). Each band clears and adds
         // a matrix of its own, about 0.1 ms: worth it from a megapixel on (2048², one angle, two
         // cores: 2.6–3.3 ms → 1.9–2.3 ms; on 512² it would lose 0.2 ms).
-        let cores = ProcessInfoCores.count
+        let cores = Parallelism.threadsPerImage
         let bands = levels <= 256 && offsets.count < cores && width * height >= 1 << 20 ? cores / offsets.count : 1
         let banded = bands > 1 ? countInBands(values, width, height, levels, offsets, mask, bands: bands) : nil
         var results = [Statistics?](repeating: nil, count: offsets.count)
