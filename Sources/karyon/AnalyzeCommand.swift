@@ -33,7 +33,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Output format: jsonl or csv.")
     var format: Format = .jsonl
 
-    @Option(help: "Images analysed at once (default: all cores).")
+    @Option(help: "Images analysed at once (default: all cores); with fewer images than that, an image's extractors share the rest.")
     var jobs: Int?
 
     @Option(name: .customLong("pixel-limit"), help: "Refuse images with more pixels than this (default 268435456).")
@@ -110,8 +110,12 @@ struct AnalyzeCommand: ParsableCommand {
     func run() throws {
         try checkOptions()
         Allocator.keepImageBuffers()
+        // Slots beyond the images run an image's extractors side by side (one field through
+        // nuclei and ki67 on two cores).
+        let slots = jobs ?? ProcessInfo.processInfo.activeProcessorCount
         let analyzer = ImageAnalyzer(
-            extractors: try configureExtractors(), decodeOptions: DecodeOptions(pixelLimit: pixelLimit, page: page))
+            extractors: try configureExtractors(), decodeOptions: DecodeOptions(pixelLimit: pixelLimit, page: page),
+            extractorsAtOnce: max(1, slots / max(1, min(images.count, slots))))
         // Fail fast on missing files, non-images and dimension bombs, before decoding anything.
         if !keepGoing {
             for path in images { _ = try analyzer.probe(path) }

@@ -1,5 +1,6 @@
 import Foundation
 import KaryonImaging
+import Synchronization
 
 /// Everything known about one analysed image file.
 public struct AnalyzedImage: Sendable {
@@ -16,10 +17,16 @@ public struct AnalyzedImage: Sendable {
 public struct ImageAnalyzer: Sendable {
     public var extractors: [ConfiguredExtractor]
     public var decodeOptions: DecodeOptions
+    /// How many of an image's extractors run at once. More than one suits fewer images than
+    /// cores: the extractors' own pixel loops use every core only in parts (on two cores a 1024²
+    /// field through `nuclei` and `ki67` took 0.19–0.22 s side by side, 0.22–0.26 s one after
+    /// the other). With as many images at once as cores, 1.
+    public var extractorsAtOnce: Int
 
-    public init(extractors: [ConfiguredExtractor], decodeOptions: DecodeOptions = .init()) {
+    public init(extractors: [ConfiguredExtractor], decodeOptions: DecodeOptions = .init(), extractorsAtOnce: Int = 1) {
         self.extractors = extractors
         self.decodeOptions = decodeOptions
+        self.extractorsAtOnce = extractorsAtOnce
     }
 
     /// Checks that `path` is a readable image within the pixel cap, reading only its header.
@@ -57,8 +64,29 @@ public struct ImageAnalyzer: Sendable {
         }
         let input = ExtractionInput(image: image, mask: mask, pixelSizeMicrons: pixelSizeMicrons ?? header.pixelSizeMicrons)
         let digest = sha256Hex(bytes)
-        let results = try extractors.map { try $0.run(input, imageSHA256: digest) }
+        let results = try run(input, imageSHA256: digest)
         return AnalyzedImage(path: path, sha256: digest, header: header, image: image, results: results)
+    }
+
+    /// Runs every extractor on one decoded input, up to ``extractorsAtOnce`` at a time; results
+    /// come in the order of ``extractors``.
+    /// - Throws: the error of the first extractor (in that order) that failed, as running them one
+    ///   after the other would; no results then.
+    public func run(_ input: ExtractionInput, imageSHA256 digest: String) throws -> [ExtractionResult] {
+        let extractors = self.extractors
+        let threads = Swift.min(Swift.max(1, extractorsAtOnce), extractors.count)
+        guard threads > 1 else { return try extractors.map { try $0.run(input, imageSHA256: digest) } }
+        let outcomes = Mutex([Result<ExtractionResult, any Error>?](repeating: nil, count: extractors.count))
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while true {
+                let k = next.add(1, ordering: .relaxed).oldValue
+                guard k < extractors.count else { return }
+                let outcome = Result { try extractors[k].run(input, imageSHA256: digest) }
+                outcomes.withLock { $0[k] = outcome }
+            }
+        }
+        return try outcomes.withLock { $0 }.map { try $0!.get() }
     }
 
     /// Loads a mask image: its first channel, nonzero = inside (8- or 16-bit, any layout).
