@@ -10,7 +10,7 @@ import Foundation
 /// - ``InMemoryBlobStore``: plaintext in memory, for tests of the code that uses a store.
 public protocol BlobStore: Sendable {
     /// Stores `plaintext` under `id` durably before returning.
-    /// - Returns: the size and SHA-256 of the plaintext.
+    /// - Returns: the id and size of the plaintext.
     /// - Throws: `StoreError.conflict` when `id` already holds a blob; `.io` when the write fails
     ///   (nothing is then stored under `id`).
     @discardableResult

@@ -82,7 +82,7 @@ public final class EncryptedBlobStore: BlobStore, @unchecked Sendable {
         let dataKey = SymmetricKey(size: .bits256)
         let bytes = [UInt8](plaintext)
         let sealed = try BlobFormat.seal(bytes, id: id, dataKey: dataKey, segmentSize: segmentSize)
-        let info = BlobInfo(id: id, plaintext: bytes)
+        let info = BlobInfo(id: id, size: bytes.count)
         try stripes.withLock(id) {
             guard try DurableFile.mode(of: keyPath(id)) == nil else {
                 throw StoreError(.conflict, "blob \(name(id)) already exists; blobs are immutable, use a new id")

@@ -16,7 +16,7 @@ public final class InMemoryBlobStore: BlobStore, @unchecked Sendable {
             }
             blobs[id] = plaintext
         }
-        return BlobInfo(id: id, plaintext: plaintext)
+        return BlobInfo(id: id, size: plaintext.count)
     }
 
     public func get(_ id: UUID) throws -> Data {
