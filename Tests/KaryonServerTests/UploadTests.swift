@@ -68,7 +68,7 @@ struct UploadTests {
         }
     }
 
-    @Test("bad uploads are refused whole, with nothing stored: not an image, bomb, truncated header, wrong type, too large, empty")
+    @Test("bad uploads are refused whole, with nothing stored: not an image, bomb, truncated header, wrong type, too large, empty, cut-off multipart")
     func badUploads() async throws {
         try await TestServer.with(adjust: { $0.uploadLimitBytes = 256 << 10; $0.pixelLimit = 10_000_000 }) { server in
             let (token, _) = try await server.account("bad@lab.example")
@@ -89,6 +89,15 @@ struct UploadTests {
             #expect(huge.status == .payloadTooLarge)
             let json = try await server.send(.POST, "/api/v1/studies/\(study)/images", token: token, json: ["file": "x"])
             #expect(json.status == .unsupportedMediaType)
+            // A good first file, then a body cut off before the close delimiter: nothing is kept.
+            var cutBody = Data("--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\n".utf8)
+            cutBody.append(contentsOf: good)
+            cutBody.append(Data("\r\n--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.png\"\r\n\r\n".utf8))
+            cutBody.append(contentsOf: good.prefix(40))
+            let truncated = try await server.send(.POST, "/api/v1/studies/\(study)/images", token: token, rawBody: cutBody,
+                                                  contentType: "multipart/form-data; boundary=xyz")
+            #expect(truncated.status == .badRequest)
+            #expect(truncated.errorCode == "malformed_multipart", "\(truncated.text)")
             #expect(try await ImageRecord.query(on: server.app.db).count() == 0)
             #expect(try await Job.query(on: server.app.db).count() == 0)
             let blobs = filesUnder((server.directory as NSString).appendingPathComponent("blobs"))

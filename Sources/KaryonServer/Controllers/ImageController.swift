@@ -4,8 +4,8 @@ import KaryonImaging
 import KaryonStore
 import Vapor
 
-/// Images: upload (streamed multipart, probed, encrypted, committed with their jobs in one
-/// transaction), metadata, decrypted download, thumbnails, per-image results.
+/// Images: upload (multipart received within the upload limit and parsed whole, probed,
+/// encrypted, committed with their jobs in one transaction), metadata, decrypted download, thumbnails, per-image results.
 struct ImageController: Sendable {
     let context: AppContext
 
@@ -78,20 +78,24 @@ struct ImageController: Sendable {
 
     private func receive(_ req: Request, study: Study, boundary: String, key: String?, user: UUID) async throws -> Response {
         let limit = context.configuration.uploadLimitBytes
-        let collector = PartCollector()
-        let parser = MultipartParser(boundary: boundary)
-        parser.onHeader = { collector.header($0, $1) }
-        parser.onBody = { collector.body(&$0) }
-        parser.onPartComplete = { collector.complete() }
-        var total = 0
-        for try await chunk in req.body {
-            total += chunk.readableBytes
-            guard total <= limit else { throw APIError.payloadTooLarge(limit) }
-            do { try parser.execute(chunk) } catch {
-                throw APIError.badRequest("The multipart body is malformed.", code: "malformed_multipart")
-            }
+        // The whole body, within the limit (sized by Content-Length when given), then its parts.
+        var body = ByteBuffer()
+        if let length = req.headers.first(name: .contentLength).flatMap(Int.init), length > 0 {
+            guard length <= limit else { throw APIError.payloadTooLarge(limit) }
+            body.reserveCapacity(length)
         }
-        let parts = try collector.files()
+        for try await var chunk in req.body {
+            guard body.readableBytes + chunk.readableBytes <= limit else { throw APIError.payloadTooLarge(limit) }
+            body.writeBuffer(&chunk)
+        }
+        let received: [MultipartBody.Part]
+        do {
+            received = try body.withUnsafeReadableBytes { try MultipartBody.parse($0, boundary: boundary) }
+        } catch let error as MultipartBody.Malformed {
+            throw APIError.badRequest("The multipart body is malformed: \(error.reason).", code: "malformed_multipart")
+        }
+        body = ByteBuffer()
+        let parts = try Self.files(received)
         // Hashing and the header probe are CPU work on whole files: the blocking pool, not the
         // event loop that serves other requests.
         let pixelLimit = context.configuration.pixelLimit
@@ -301,39 +305,9 @@ struct ImageController: Sendable {
 }
 
 /// Collects the parts of a multipart body as the parser reports them.
-final class PartCollector {
-    struct Part {
-        var headers: [(String, String)] = []
-        var bytes = Data()
-        var name: String?
-        var filename: String?
-    }
-
-    private var current: Part?
-    private var parts: [Part] = []
-
-    func header(_ name: String, _ value: String) {
-        if current == nil { current = Part() }
-        current!.headers.append((name, value))
-        if name.lowercased() == "content-disposition" {
-            current!.name = Self.parameter("name", in: value)
-            current!.filename = Self.parameter("filename", in: value)
-        }
-    }
-
-    func body(_ buffer: inout ByteBuffer) {
-        if current == nil { current = Part() }
-        // One copy of contiguous bytes (appending the byte view as a sequence went byte by byte).
-        buffer.withUnsafeReadableBytes { current!.bytes.append(contentsOf: $0) }
-    }
-
-    func complete() {
-        if let part = current { parts.append(part) }
-        current = nil
-    }
-
-    /// The `file` parts; any other field or an empty file is an error.
-    func files() throws -> [Part] {
+extension ImageController {
+    /// The `file` parts of an upload; any other field or an empty file is an error.
+    static func files(_ parts: [MultipartBody.Part]) throws -> [MultipartBody.Part] {
         guard !parts.isEmpty else { throw APIError.badRequest("The upload has no 'file' parts.", code: "no_files") }
         for part in parts {
             guard part.name == "file" else {
@@ -345,17 +319,5 @@ final class PartCollector {
         }
         guard parts.count <= 1000 else { throw APIError.badRequest("At most 1000 files per request.") }
         return parts
-    }
-
-    /// `name="value"` from a Content-Disposition header.
-    static func parameter(_ key: String, in header: String) -> String? {
-        for piece in header.split(separator: ";") {
-            let kv = piece.trimmingCharacters(in: .whitespaces)
-            guard kv.lowercased().hasPrefix(key + "=") else { continue }
-            var value = String(kv.dropFirst(key.count + 1))
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            return value
-        }
-        return nil
     }
 }
