@@ -1,4 +1,5 @@
 import Foundation
+import Vapor
 import Testing
 
 @testable import KaryonServer
@@ -10,7 +11,7 @@ struct MultipartBodyTests {
     }
 
     func parse(_ bytes: [UInt8], boundary: String = "b0undary") throws -> [MultipartBody.Part] {
-        try bytes.withUnsafeBytes { try MultipartBody.parse($0, boundary: boundary) }
+        try MultipartBody.parse(ByteBuffer(bytes: bytes), boundary: boundary, maxParts: 5)
     }
 
     func reason(_ text: String) -> String? {
@@ -51,7 +52,7 @@ struct MultipartBodyTests {
     }
 
     @Test("malformed bodies are refused with their reason")
-    func malformed() {
+    func malformed() throws {
         #expect(reason("") == "the body is empty")
         #expect(reason("no delimiter here") == "no boundary delimiter")
         #expect(reason("--b0undaryX\r\n\r\nx\r\n--b0undary--") == "a boundary delimiter is followed by neither a line break nor '--'")
@@ -61,6 +62,9 @@ struct MultipartBodyTests {
         #expect(reason("--b0undary\r\nno colon\r\n\r\nx\r\n--b0undary--") == "a part's header line is not 'name: value'")
         #expect(reason("--b0undary\r\n: empty name\r\n\r\nx\r\n--b0undary--") == "a part's header line is not 'name: value'")
         #expect(throws: MultipartBody.Malformed.self) { try parse("--\r\n\r\nx\r\n----", boundary: "") }
+        let six = String(repeating: "--b0undary\r\n\r\nx\r\n", count: 6) + "--b0undary--"
+        #expect(reason(six) == "more than 5 parts")
+        #expect(try parse(String(repeating: "--b0undary\r\n\r\nx\r\n", count: 5) + "--b0undary--").count == 5)
     }
 
     @Test("every truncation of a valid body is refused or gives fewer complete parts, never a part cut short")

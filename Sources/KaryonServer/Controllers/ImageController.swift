@@ -90,11 +90,10 @@ struct ImageController: Sendable {
         }
         let received: [MultipartBody.Part]
         do {
-            received = try body.withUnsafeReadableBytes { try MultipartBody.parse($0, boundary: boundary) }
+            received = try MultipartBody.parse(body, boundary: boundary, maxParts: 1000)
         } catch let error as MultipartBody.Malformed {
             throw APIError.badRequest("The multipart body is malformed: \(error.reason).", code: "malformed_multipart")
         }
-        body = ByteBuffer()
         let parts = try Self.files(received)
         // Hashing and the header probe are CPU work on whole files: the blocking pool, not the
         // event loop that serves other requests.
@@ -317,7 +316,6 @@ extension ImageController {
                 throw APIError.unprocessable("\(part.filename ?? "a file") is empty.", code: "invalid_image")
             }
         }
-        guard parts.count <= 1000 else { throw APIError.badRequest("At most 1000 files per request.") }
         return parts
     }
 }

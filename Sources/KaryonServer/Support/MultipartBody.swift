@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOFoundationCompat
 
 /// A `multipart/form-data` body read whole (RFC 7578 on RFC 2046 §5.1.1): the parts between the
 /// boundary delimiters, each with its header fields and its content.
@@ -12,7 +14,9 @@ import Foundation
 /// the close delimiter (both ignored), linear white space between a delimiter and its line break,
 /// a part without header fields. Everything else is refused with ``Malformed``: no delimiter, a
 /// delimiter followed by anything but `--` or a line break, a header section without its blank
-/// line or with a line that is not `name: value`, a body that ends before the close delimiter.
+/// line or with a line that is not `name: value`, a body that ends before the close delimiter,
+/// more parts than the caller takes (checked while parsing, so a body of many tiny parts costs no
+/// memory beyond its own).
 struct MultipartBody {
     struct Part {
         /// Header fields in order, names as sent.
@@ -28,8 +32,20 @@ struct MultipartBody {
         let reason: String
     }
 
-    /// The parts of `body` delimited by `boundary` (1–70 characters, RFC 2046).
-    static func parse(_ body: UnsafeRawBufferPointer, boundary: String) throws(Malformed) -> [Part] {
+    /// The parts of `body` delimited by `boundary` (1–70 characters, RFC 2046). Their bytes share
+    /// the body's storage (no copy).
+    /// - Throws: ``Malformed``, also for more than `maxParts` parts.
+    static func parse(_ body: ByteBuffer, boundary: String, maxParts: Int = 1000) throws -> [Part] {
+        let found = try body.withUnsafeReadableBytes { try locate($0, boundary: boundary, maxParts: maxParts) }
+        return found.map { part, content in
+            var part = part
+            part.bytes = body.getData(at: body.readerIndex + content.lowerBound, length: content.count, byteTransferStrategy: .noCopy)!
+            return part
+        }
+    }
+
+    /// The parts' headers and where their contents lie in `body`.
+    private static func locate(_ body: UnsafeRawBufferPointer, boundary: String, maxParts: Int) throws -> [(Part, Range<Int>)] {
         let dash = Array(("--" + boundary).utf8)
         guard (3...72).contains(dash.count) else { throw Malformed(reason: "the boundary must have 1 to 70 characters") }
         let delimiter = Array("\r\n".utf8) + dash
@@ -60,7 +76,7 @@ struct MultipartBody {
         } else {
             throw Malformed(reason: "no boundary delimiter")
         }
-        var parts: [Part] = []
+        var parts: [(Part, Range<Int>)] = []
         while true {
             var i = position + dash.count
             if matches(Array("--".utf8), at: i) { return parts }  // the close delimiter; the epilogue is ignored
@@ -69,6 +85,7 @@ struct MultipartBody {
                 throw Malformed(reason: "a boundary delimiter is followed by neither a line break nor '--'")
             }
             i += 2
+            guard parts.count < maxParts else { throw Malformed(reason: "more than \(maxParts) parts") }
             guard let next = find(delimiter, from: i) else {
                 throw Malformed(reason: "the body ends inside a part, before the close delimiter")
             }
@@ -97,8 +114,7 @@ struct MultipartBody {
                 }
                 contentStart = end + 4
             }
-            part.bytes = Data(bytes: bytes + contentStart, count: next - contentStart)
-            parts.append(part)
+            parts.append((part, contentStart..<next))
             position = next + 2
         }
     }
