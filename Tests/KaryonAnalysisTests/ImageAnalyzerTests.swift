@@ -9,14 +9,18 @@ struct ImageAnalyzerTests {
         try ids.map { try ExtractorRegistry.standard.configure($0) }
     }
 
+    /// A synthetic H-DAB field at 0.5 µm/px.
+    func field(width: Int, height: Int, seed: UInt64) throws -> ExtractionInput {
+        var spec = SyntheticFieldSpec()
+        spec.width = width
+        spec.height = height
+        spec.seed = seed
+        return ExtractionInput(image: .uint8(try FieldSynthesizer.render(spec).image), pixelSizeMicrons: 0.5)
+    }
+
     @Test("side by side, the extractors give the same results in the same order as one after the other")
     func sideBySideEqualsOneByOne() throws {
-        var spec = SyntheticFieldSpec()
-        spec.width = 192
-        spec.height = 160
-        spec.seed = 5
-        let field = try FieldSynthesizer.render(spec)
-        let input = ExtractionInput(image: .uint8(field.image), pixelSizeMicrons: 0.5)
+        let input = try field(width: 192, height: 160, seed: 5)
         let extractors = try configured(["nuclei", "intensity", "ki67", "glcm", "her2"])
         let oneByOne = try ImageAnalyzer(extractors: extractors).run(input, imageSHA256: "abc")
         for atOnce in [2, 3, 8] {
@@ -29,12 +33,7 @@ struct ImageAnalyzerTests {
 
     @Test("one thread per image (as in workers) gives the same results as all cores")
     func oneThreadPerImage() throws {
-        var spec = SyntheticFieldSpec()
-        spec.width = 300
-        spec.height = 220
-        spec.seed = 9
-        let field = try FieldSynthesizer.render(spec)
-        let input = ExtractionInput(image: .uint8(field.image), pixelSizeMicrons: 0.5)
+        let input = try field(width: 300, height: 220, seed: 9)
         let analyzer = ImageAnalyzer(extractors: try configured(["nuclei", "ki67", "glcm", "lbp", "color", "haralick"]))
         let allCores = try analyzer.run(input, imageSHA256: "")
         Parallelism.setThreadsPerImage(1)
