@@ -88,18 +88,18 @@ struct ImageController: Sendable {
             guard body.readableBytes + chunk.readableBytes <= limit else { throw APIError.payloadTooLarge(limit) }
             body.writeBuffer(&chunk)
         }
-        let received: [MultipartBody.Part]
-        do {
-            received = try MultipartBody.parse(body, boundary: boundary, maxParts: 1000)
-        } catch let error as MultipartBody.Malformed {
-            throw APIError.badRequest("The multipart body is malformed: \(error.reason).", code: "malformed_multipart")
-        }
-        let parts = try Self.files(received)
-        // Hashing and the header probe are CPU work on whole files: the blocking pool, not the
-        // event loop that serves other requests.
+        // Splitting the parts, hashing and the header probe are CPU work on whole files: the
+        // blocking pool, not the event loop that serves other requests.
         let pixelLimit = context.configuration.pixelLimit
+        let received = body
         let uploads: [Upload] = try await req.application.threadPool.runIfActive {
-            try parts.map { part in
+            let parts: [MultipartBody.Part]
+            do {
+                parts = try Self.files(MultipartBody.parse(received, boundary: boundary, maxParts: 1000))
+            } catch let error as MultipartBody.Malformed {
+                throw APIError.badRequest("The multipart body is malformed: \(error.reason).", code: "malformed_multipart")
+            }
+            return try parts.map { part in
                 let name = part.filename ?? "file"
                 let digest = sha256Hex(part.bytes)
                 let header: ImageHeader

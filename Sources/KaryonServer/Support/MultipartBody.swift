@@ -27,6 +27,10 @@ struct MultipartBody {
         var filename: String?
     }
 
+    /// A part's header section may not be longer (a file part has two or three short lines).
+    static let maxHeaderBytes = 16 << 10
+    static let maxHeaderLines = 32
+
     /// Why a body is not multipart as its boundary says.
     struct Malformed: Error, Equatable {
         let reason: String
@@ -56,16 +60,13 @@ struct MultipartBody {
         func matches(_ pattern: [UInt8], at i: Int) -> Bool {
             i + pattern.count <= n && pattern.withUnsafeBufferPointer { memcmp(bytes + i, $0.baseAddress!, pattern.count) == 0 }
         }
-        /// The first index ≥ `start` where `pattern` (beginning with CR) occurs.
-        func find(_ pattern: [UInt8], from start: Int) -> Int? {
-            var i = start
-            while i + pattern.count <= n {
-                guard let hit = memchr(bytes + i, Int32(pattern[0]), n - pattern.count + 1 - i) else { return nil }
-                let at = bytes.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if matches(pattern, at: at) { return at }
-                i = at + 1
-            }
-            return nil
+        /// The first index ≥ `start` where `pattern` occurs, at most `within` bytes on (glibc's
+        /// `memmem`: linear however many near-matches the bytes hold).
+        func find(_ pattern: [UInt8], from start: Int, within: Int = .max) -> Int? {
+            let end = within >= n - start ? n : start + within
+            guard start + pattern.count <= end else { return nil }
+            let hit = pattern.withUnsafeBufferPointer { memmem(bytes + start, end - start, $0.baseAddress!, pattern.count) }
+            return hit.map { bytes.distance(to: $0.assumingMemoryBound(to: UInt8.self)) }
         }
         // The first delimiter may open the body, without the line break before it.
         var position: Int
@@ -96,11 +97,24 @@ struct MultipartBody {
             } else if matches(Array("\r\n".utf8), at: i) {
                 contentStart = i + 2  // no header fields
             } else {
-                guard let end = find(Array("\r\n\r\n".utf8), from: i), end + 4 <= next else {
-                    throw Malformed(reason: "a part's header section does not end with a blank line")
+                // The header section ends with a blank line before the content, or, for a part
+                // with headers and no content, at the next delimiter's line break.
+                let end: Int
+                if let blank = find(Array("\r\n\r\n".utf8), from: i, within: maxHeaderBytes + 4), blank + 4 <= next {
+                    end = blank
+                    contentStart = blank + 4
+                } else if next >= i + 2, next - i <= maxHeaderBytes + 2, matches(Array("\r\n".utf8), at: next - 2) {
+                    end = next - 2
+                    contentStart = next
+                } else {
+                    throw Malformed(reason: "a part's header section does not end with a blank line within \(maxHeaderBytes) bytes")
                 }
-                for line in String(decoding: UnsafeBufferPointer(start: bytes + i, count: end - i), as: UTF8.self)
-                    .split(separator: "\r\n", omittingEmptySubsequences: false) {
+                let lines = String(decoding: UnsafeBufferPointer(start: bytes + i, count: end - i), as: UTF8.self)
+                    .split(separator: "\r\n", omittingEmptySubsequences: false)
+                guard lines.count <= maxHeaderLines else {
+                    throw Malformed(reason: "a part has more than \(maxHeaderLines) header lines")
+                }
+                for line in lines {
                     guard let colon = line.firstIndex(of: ":"), colon != line.startIndex else {
                         throw Malformed(reason: "a part's header line is not 'name: value'")
                     }
@@ -112,22 +126,40 @@ struct MultipartBody {
                         part.filename = dispositionParameter("filename", in: value)
                     }
                 }
-                contentStart = end + 4
             }
             parts.append((part, contentStart..<next))
             position = next + 2
         }
     }
 
-    /// `key="value"` (or unquoted) from a Content-Disposition value.
+    /// The value of parameter `key` in a Content-Disposition value, e.g. `form-data; name="file";
+    /// filename="a;b.png"`: a token, or a quoted string in which `;` belongs to the value and
+    /// `\x` stands for `x` (RFC 7578 §4.2, RFC 9110 §5.6.4); the first of repeated parameters.
     static func dispositionParameter(_ key: String, in header: String) -> String? {
-        for piece in header.split(separator: ";") {
-            let kv = piece.trimmingCharacters(in: .whitespaces)
-            guard kv.lowercased().hasPrefix(key + "=") else { continue }
-            var value = String(kv.dropFirst(key.count + 1))
-            if value.hasPrefix("\""), value.hasSuffix("\""), value.count >= 2 { value = String(value.dropFirst().dropLast()) }
-            return value
+        var rest = header[...]
+        while let c = rest.first, c != ";" { rest.removeFirst() }  // the disposition type
+        while rest.popFirst() != nil {  // the `;` before a parameter
+            var name = ""
+            while let c = rest.first, c != "=", c != ";" { name.append(c); rest.removeFirst() }
+            guard rest.first == "=" else { continue }
+            rest.removeFirst()
+            while let c = rest.first, c == " " || c == "\t" { rest.removeFirst() }
+            var value = ""
+            if rest.first == "\"" {
+                rest.removeFirst()
+                while let c = rest.popFirst(), c != "\"" {
+                    value.append(c == "\\" ? rest.popFirst() ?? c : c)
+                }
+                while let c = rest.first, c != ";" { rest.removeFirst() }
+            } else {
+                while let c = rest.first, c != ";" { value.append(c); rest.removeFirst() }
+                value = value.trimmingCharacters(in: .whitespaces)
+            }
+            if name.trimmingCharacters(in: .whitespaces).lowercased() == key { return value }
         }
         return nil
     }
 }
+
+@_silgen_name("memmem")
+private func memmem(_ haystack: UnsafeRawPointer, _ haystackLength: Int, _ needle: UnsafeRawPointer, _ needleLength: Int) -> UnsafeMutableRawPointer?
