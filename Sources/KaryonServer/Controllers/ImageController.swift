@@ -5,7 +5,8 @@ import KaryonStore
 import Vapor
 
 /// Images: upload (multipart received within the upload limit and parsed whole, probed,
-/// encrypted, committed with their jobs in one transaction), metadata, decrypted download, thumbnails, per-image results.
+/// encrypted, committed with their jobs in one transaction), metadata, decrypted download,
+/// thumbnails, per-image results.
 struct ImageController: Sendable {
     let context: AppContext
 
@@ -303,7 +304,6 @@ struct ImageController: Sendable {
     }
 }
 
-/// Collects the parts of a multipart body as the parser reports them.
 extension ImageController {
     /// The `file` parts of an upload; any other field or an empty file is an error.
     static func files(_ parts: [MultipartBody.Part]) throws -> [MultipartBody.Part] {
