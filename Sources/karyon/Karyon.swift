@@ -20,6 +20,9 @@ struct Karyon: AsyncParsableCommand {
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
     static func main() async {
+        // Before any other thread allocates (see Allocator): workers, the server and analyze
+        // keep image buffers mapped and share one malloc arena.
+        Allocator.keepImageBuffers()
         do {
             var command = try parseAsRoot()
             if command is ServeCommand || command is UpCommand || command is WorkerCommand {
