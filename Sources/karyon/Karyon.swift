@@ -20,8 +20,8 @@ struct Karyon: AsyncParsableCommand {
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
     static func main() async {
-        // Before any other thread allocates (see Allocator): workers, the server and analyze
-        // keep image buffers mapped and share one malloc arena.
+        // Before any other thread allocates (see Allocator): every command keeps image buffers
+        // mapped and shares one malloc arena.
         Allocator.keepImageBuffers()
         do {
             var command = try parseAsRoot()

@@ -1,4 +1,5 @@
-/// How processes that handle images (workers, the server) ask the C allocator for memory.
+/// How processes that handle images (every `karyon` command: workers, the server, analyze) ask
+/// the C allocator for memory.
 ///
 /// An extractor allocates image-sized arrays (a 512² float plane is 1 MiB) and frees them when
 /// the job ends. glibc serves blocks above its mmap threshold with fresh `mmap`s and returns them
