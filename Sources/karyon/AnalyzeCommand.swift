@@ -109,7 +109,6 @@ struct AnalyzeCommand: ParsableCommand {
 
     func run() throws {
         try checkOptions()
-        Allocator.keepImageBuffers()
         // Slots beyond the images run an image's extractors side by side (one field through
         // nuclei and ki67 on two cores).
         let slots = jobs ?? ProcessInfo.processInfo.activeProcessorCount

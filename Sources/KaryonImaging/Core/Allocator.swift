@@ -13,10 +13,10 @@
 /// threshold; a worker runs each job on a new thread, so its jobs kept faulting fresh heaps in.
 /// So all threads share the main arena (`M_ARENA_MAX` = 1; small blocks still come from each
 /// thread's own cache). Measured with `perf stat` on a `nuclei` worker during a 300-field load
-/// test: 70,747 page faults in 8 s with an arena per thread, 6,420 and 5,702 with one (about
-/// 1 ms of CPU per job; the load test's throughput moved within its run-to-run noise). Arenas are assigned
-/// when a thread first allocates, so this must run before any other thread exists: `karyon`
-/// calls it first thing.
+/// test: 70,747 page faults in 8 s with an arena per thread, 6,420 and 5,702 with one (an
+/// estimated 1 ms of CPU per job; the load test's throughput moved within its run-to-run noise).
+/// Arenas are assigned when a thread first allocates, so this must run before any other thread
+/// exists: `karyon` calls it first thing.
 public enum Allocator {
     /// Applies the settings above; call once at process start, before other threads allocate.
     public static func keepImageBuffers() {
