@@ -3,8 +3,8 @@
 /// cell, cytoplasm) are measured in one pass.
 ///
 /// The statistics are those of ``LabelImage/regionProperties(intensity:)``, computed the same way
-/// (sums in raster order, mean = sum / area, population standard deviation from a second pass), so
-/// the numbers are identical.
+/// (sums in raster order, mean = sum / area, population standard deviation by shifted sums, see
+/// ``ShiftedMoments``), so the numbers are identical.
 public struct RegionIntensities: Sendable, Equatable {
     /// Pixels per label, indexed by label (entry 0 is the background).
     public var area: [Int]
@@ -24,8 +24,8 @@ extension LabelImage {
     /// - Returns: `whole` over every pixel of each label; with `inner`, `inner` per inner label and
     ///   `outside` per label over its pixels where `inner` is 0.
     /// - Throws: ``ImagingError`` when `intensity` or `inner` has another size.
-    /// - Complexity: O(pixels · channels); the intensities are read twice (sums, then deviations),
-    ///   on all cores (labels split between them).
+    /// - Complexity: O(pixels · channels); the intensities are read once, run by run (pixels of a
+    ///   row with the same labels), on all cores (labels split between them).
     public func intensityStatistics(
         _ intensity: Image<Float>, inner: LabelImage? = nil
     ) throws -> (whole: RegionIntensities, inner: RegionIntensities?, outside: RegionIntensities?) {
@@ -61,19 +61,21 @@ extension LabelImage {
                                     (l.value[i] >= lo && l.value[i] <= hi) || (k.value[i] >= lo && k.value[i] <= hi)
                                 }
                                 let span = pixelSpan(l.value.count, owns)
-                                for pass in 0..<2 {
-                                    if pass == 1 { for a in [whole, within!, outside!] { a.finishSums(lo, hi) } }
-                                    for i in span {
-                                        let label = l.value[i], innerLabel = k.value[i], samples = values.value + i * c
-                                        let mine = label >= lo && label <= hi, innerMine = innerLabel >= lo && innerLabel <= hi
-                                        guard mine || innerMine else { continue }
-                                        if mine { whole.add(Int(label), samples, deviation: pass == 1) }
-                                        if innerLabel != 0 {
-                                            if innerMine { within!.add(Int(innerLabel), samples, deviation: pass == 1) }
-                                        } else if mine {
-                                            outside!.add(Int(label), samples, deviation: pass == 1)
-                                        }
+                                // Run by run: consecutive pixels with the same label and inner label.
+                                var i = span.lowerBound
+                                while i < span.upperBound {
+                                    let label = l.value[i], innerLabel = k.value[i]
+                                    var end = i + 1
+                                    while end < span.upperBound && l.value[end] == label && k.value[end] == innerLabel { end += 1 }
+                                    let mine = label >= lo && label <= hi, innerMine = innerLabel >= lo && innerLabel <= hi
+                                    let samples = values.value + i * c, run = end - i
+                                    if mine { whole.add(Int(label), samples, run) }
+                                    if innerLabel != 0 {
+                                        if innerMine { within!.add(Int(innerLabel), samples, run) }
+                                    } else if mine {
+                                        outside!.add(Int(label), samples, run)
                                     }
+                                    i = end
                                 }
                             }
                         }
@@ -84,11 +86,13 @@ extension LabelImage {
                             let lo = Int32(part * largest / parts + 1), hi = Int32((part + 1) * largest / parts)
                             let whole = shared.value.0
                             let span = pixelSpan(l.value.count) { l.value[$0] >= lo && l.value[$0] <= hi }
-                            for pass in 0..<2 {
-                                if pass == 1 { whole.finishSums(lo, hi) }
-                                for i in span where l.value[i] >= lo && l.value[i] <= hi {
-                                    whole.add(Int(l.value[i]), values.value + i * c, deviation: pass == 1)
-                                }
+                            var i = span.lowerBound
+                            while i < span.upperBound {
+                                let label = l.value[i]
+                                var end = i + 1
+                                while end < span.upperBound && l.value[end] == label { end += 1 }
+                                if label >= lo && label <= hi { whole.add(Int(label), values.value + i * c, end - i) }
+                                i = end
                             }
                         }
                     }
@@ -112,10 +116,11 @@ extension LabelImage {
         let labels: Int, channels: Int
         let area: UnsafeMutablePointer<Int>
         let sum: UnsafeMutablePointer<Double>, minimum: UnsafeMutablePointer<Double>
-        let maximum: UnsafeMutablePointer<Double>, squares: UnsafeMutablePointer<Double>
-        /// sum / area per label and channel, set between the passes (the same division the
-        /// second pass would otherwise repeat for every pixel).
-        let mean: UnsafeMutablePointer<Double>
+        let maximum: UnsafeMutablePointer<Double>
+        /// Shifted sums for the standard deviation (``ShiftedMoments``): the label's first sample,
+        /// Σ(x − shift) and Σ(x − shift)².
+        let shift: UnsafeMutablePointer<Double>, shifted: UnsafeMutablePointer<Double>
+        let shiftedSquares: UnsafeMutablePointer<Double>
 
         init(labels n: Int, channels: Int) {
             labels = n
@@ -123,70 +128,78 @@ extension LabelImage {
             let size = (n + 1) * channels
             area = .allocate(capacity: n + 1)
             area.initialize(repeating: 0, count: n + 1)
-            sum = .allocate(capacity: size)
-            sum.initialize(repeating: 0, count: size)
-            minimum = .allocate(capacity: size)
-            minimum.initialize(repeating: .infinity, count: size)
-            maximum = .allocate(capacity: size)
-            maximum.initialize(repeating: -.infinity, count: size)
-            squares = .allocate(capacity: size)
-            squares.initialize(repeating: 0, count: size)
-            mean = .allocate(capacity: size)
-            mean.initialize(repeating: 0, count: size)
+            func buffer(_ value: Double) -> UnsafeMutablePointer<Double> {
+                let p = UnsafeMutablePointer<Double>.allocate(capacity: size)
+                p.initialize(repeating: value, count: size)
+                return p
+            }
+            sum = buffer(0)
+            minimum = buffer(.infinity)
+            maximum = buffer(-.infinity)
+            shift = buffer(0)
+            shifted = buffer(0)
+            shiftedSquares = buffer(0)
         }
 
         deinit {
             area.deallocate()
-            for p in [sum, minimum, maximum, squares, mean] { p.deallocate() }
+            for p in [sum, minimum, maximum, shift, shifted, shiftedSquares] { p.deallocate() }
         }
 
-        /// The first pass (`deviation` false) or the second.
+        /// Adds a run of `count` pixels of one label whose samples follow each other from
+        /// `samples`. The running values stay in registers for the run and are added pixel after
+        /// pixel, in raster order, as a pixel-by-pixel update in memory would, so the sums are the
+        /// same to the bit; the six channels of a nucleus analysis are carried side by side in
+        /// one vector.
         @inline(__always)
-        func add(_ label: Int, _ samples: UnsafePointer<Float>, deviation: Bool) {
-            if deviation { addDeviation(label, samples) } else { add(label, samples) }
-        }
-
-        @inline(__always)
-        func add(_ label: Int, _ samples: UnsafePointer<Float>) {
-            area[label] += 1
+        func add(_ label: Int, _ samples: UnsafePointer<Float>, _ count: Int) {
             let base = label * channels
-            @inline(__always) func add(_ k: Int) {
-                let s = Double(samples[k])
-                sum[base + k] += s
-                // One MINSD/MAXSD each (the samples are finite).
-                minimum[base + k] = s < minimum[base + k] ? s : minimum[base + k]
-                maximum[base + k] = s > maximum[base + k] ? s : maximum[base + k]
+            if area[label] == 0 {
+                for k in 0..<channels { shift[base + k] = Double(samples[k]) }
             }
-            // The nucleus analyses' six channels as a loop the compiler unrolls.
+            area[label] += count
             if channels == 6 {
-                for k in 0..<6 { add(k) }
-            } else {
-                for k in 0..<channels { add(k) }
-            }
-        }
-
-        /// Means of the labels `first` through `last` (where they exist), after the first pass.
-        func finishSums(_ first: Int32, _ last: Int32) {
-            var l = Swift.max(1, Int(first))
-            while l <= Swift.min(labels, Int(last)) {
-                if area[l] > 0 {
-                    for k in 0..<channels { mean[l * channels + k] = sum[l * channels + k] / Double(area[l]) }
+                var s = SIMD8<Double>(), lo = SIMD8<Double>(), hi = SIMD8<Double>()
+                var s1 = SIMD8<Double>(), s2 = SIMD8<Double>(), k0 = SIMD8<Double>()
+                for k in 0..<6 {
+                    s[k] = sum[base + k]; lo[k] = minimum[base + k]; hi[k] = maximum[base + k]
+                    s1[k] = shifted[base + k]; s2[k] = shiftedSquares[base + k]; k0[k] = shift[base + k]
                 }
-                l += 1
-            }
-        }
-
-        @inline(__always)
-        func addDeviation(_ label: Int, _ samples: UnsafePointer<Float>) {
-            let base = label * channels
-            @inline(__always) func add(_ k: Int) {
-                let d = Double(samples[k]) - mean[base + k]
-                squares[base + k] += d * d
-            }
-            if channels == 6 {
-                for k in 0..<6 { add(k) }
+                for p in 0..<count {
+                    let q = samples + p * 6
+                    let v = SIMD8(Double(q[0]), Double(q[1]), Double(q[2]), Double(q[3]), Double(q[4]), Double(q[5]), 0, 0)
+                    s += v
+                    let d = v - k0
+                    s1 += d
+                    s2 += d * d
+                    // One MINPD/MAXPD each (the samples are finite).
+                    lo.replace(with: v, where: v .< lo)
+                    hi.replace(with: v, where: v .> hi)
+                }
+                for k in 0..<6 {
+                    sum[base + k] = s[k]; minimum[base + k] = lo[k]; maximum[base + k] = hi[k]
+                    shifted[base + k] = s1[k]; shiftedSquares[base + k] = s2[k]
+                }
             } else {
-                for k in 0..<channels { add(k) }
+                for k in 0..<channels {
+                    var s = sum[base + k], lo = minimum[base + k], hi = maximum[base + k]
+                    var s1 = shifted[base + k], s2 = shiftedSquares[base + k]
+                    let k0 = shift[base + k]
+                    for p in 0..<count {
+                        let v = Double(samples[p * channels + k])
+                        s += v
+                        let d = v - k0
+                        s1 += d
+                        s2 += d * d
+                        lo = v < lo ? v : lo
+                        hi = v > hi ? v : hi
+                    }
+                    sum[base + k] = s
+                    minimum[base + k] = lo
+                    maximum[base + k] = hi
+                    shifted[base + k] = s1
+                    shiftedSquares[base + k] = s2
+                }
             }
         }
 
@@ -195,12 +208,29 @@ extension LabelImage {
                 guard l > 0, area[l] > 0 else { return [] }
                 let a = Double(area[l])
                 return (0..<channels).map { k in
-                    RegionProperties.ChannelStatistics(
-                        mean: sum[l * channels + k] / a, std: (squares[l * channels + k] / a).squareRoot(),
-                        min: minimum[l * channels + k], max: maximum[l * channels + k], sum: sum[l * channels + k])
+                    let i = l * channels + k
+                    return RegionProperties.ChannelStatistics(
+                        mean: sum[i] / a, std: ShiftedMoments.std(shifted: shifted[i], squares: shiftedSquares[i], count: a),
+                        min: minimum[i], max: maximum[i], sum: sum[i])
                 }
             }
             return RegionIntensities(area: Array(UnsafeBufferPointer(start: area, count: labels + 1)), statistics: stats)
         }
+    }
+}
+
+/// The population standard deviation from one pass of shifted sums: with K the first sample,
+/// σ² = (Σ(x − K)² − (Σ(x − K))² / n) / n. Shifting by a sample of the data keeps the two sums
+/// small, so the subtraction does not cancel the way Σx² − (Σx)²/n does when the mean is large
+/// beside the spread (Chan, Golub & LeVeque 1983).
+///
+/// ## References
+/// - T. F. Chan, G. H. Golub, R. J. LeVeque, "Algorithms for computing the sample variance:
+///   analysis and recommendations", The American Statistician 37(3):242–247, 1983,
+///   doi:10.1080/00031305.1983.10483115.
+enum ShiftedMoments {
+    @inline(__always)
+    static func std(shifted: Double, squares: Double, count: Double) -> Double {
+        Swift.max(0, (squares - shifted * shifted / count) / count).squareRoot()
     }
 }

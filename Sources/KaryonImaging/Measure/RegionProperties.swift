@@ -113,26 +113,27 @@ extension LabelImage {
         var isum = [Double](repeating: 0, count: (n + 1) * channels)
         var imin = [Double](repeating: .infinity, count: (n + 1) * channels)
         var imax = [Double](repeating: -.infinity, count: (n + 1) * channels)
+        // Standard deviation from shifted sums (``ShiftedMoments``), shifted by each label's first sample.
+        var ishift = [Double](repeating: 0, count: (n + 1) * channels)
+        var ishifted = [Double](repeating: 0, count: (n + 1) * channels)
+        var isquares = [Double](repeating: 0, count: (n + 1) * channels)
         if let intensity {
             let v = intensity.pixels
+            var seen = [Bool](repeating: false, count: n + 1)
             for i in 0..<labels.count where labels[i] != 0 {
                 let l = Int(labels[i])
+                if !seen[l] {
+                    seen[l] = true
+                    for k in 0..<channels { ishift[l * channels + k] = Double(v[i * channels + k]) }
+                }
                 for k in 0..<channels {
                     let s = Double(v[i * channels + k])
                     isum[l * channels + k] += s
                     imin[l * channels + k] = Swift.min(imin[l * channels + k], s)
                     imax[l * channels + k] = Swift.max(imax[l * channels + k], s)
-                }
-            }
-        }
-        var ivar = [Double](repeating: 0, count: (n + 1) * channels)
-        if let intensity {
-            let v = intensity.pixels
-            for i in 0..<labels.count where labels[i] != 0 {
-                let l = Int(labels[i])
-                for k in 0..<channels {
-                    let d = Double(v[i * channels + k]) - isum[l * channels + k] / Double(area[l])
-                    ivar[l * channels + k] += d * d
+                    let d = s - ishift[l * channels + k]
+                    ishifted[l * channels + k] += d
+                    isquares[l * channels + k] += d * d
                 }
             }
         }
@@ -168,7 +169,8 @@ extension LabelImage {
             }
             let stats = (0..<channels).map { k in
                 RegionProperties.ChannelStatistics(
-                    mean: isum[l * channels + k] / a, std: (ivar[l * channels + k] / a).squareRoot(),
+                    mean: isum[l * channels + k] / a,
+                    std: ShiftedMoments.std(shifted: ishifted[l * channels + k], squares: isquares[l * channels + k], count: a),
                     min: imin[l * channels + k], max: imax[l * channels + k], sum: isum[l * channels + k])
             }
             out.append(RegionProperties(

@@ -8,8 +8,8 @@
 ///    the background, subtracted from the image (structures narrower than the disk are kept whole);
 /// 3. Gaussian smoothing with `sigma`;
 /// 4. foreground = smoothed > `threshold` (or Otsu's threshold of the smoothed image) where the
-///    Laplacian of Gaussian (same σ) is negative — inside the edges' inflection, as QuPath's
-///    detection bounds nuclei — holes filled;
+///    Laplacian of the smoothed image (the Laplacian of Gaussian, by the five-point stencil) is
+///    negative — inside the edges' inflection, as QuPath's detection bounds nuclei — holes filled;
 /// 5. split by shape: markers are the h-maxima (depth `splitDepth`) of the Euclidean distance
 ///    transform of the foreground; a marker-controlled watershed on −distance splits touching
 ///    nuclei along their necks (Malpica et al. 1997). Without splitting, connected components;
@@ -107,9 +107,6 @@ public struct NucleusDetector: Sendable, Equatable {
             work = Image(unchecked: w, h, 1, (0..<n).map { src[$0] - bg[$0] })
             background = bg
         }
-        // Edges at the zero crossings of the Laplacian of Gaussian: where a blurred edge is steepest,
-        // whatever the nucleus' intensity (a threshold alone would grow dark nuclei and shrink pale ones).
-        let edges = sigma > 0 ? try laplacianOfGaussian(work, sigma: sigma).pixels : nil
         if sigma > 0 { work = try gaussianBlur(work, sigma: sigma) }
         let smoothed = work.pixels
         var level = threshold
@@ -120,12 +117,22 @@ public struct NucleusDetector: Sendable, Equatable {
         var inside = [UInt8](repeating: 0, count: n)
         smoothed.withUnsafeBufferPointer { s in
             inside.withUnsafeMutableBufferPointer { o in
-                if let edges {
-                    edges.withUnsafeBufferPointer { e in
-                        for i in 0..<n { o[i] = s[i] > cut && e[i] < 0 ? 1 : 0 }
-                    }
-                } else {
+                guard sigma > 0 else {
                     for i in 0..<n { o[i] = s[i] > cut ? 1 : 0 }
+                    return
+                }
+                // Edges at the zero crossings of the Laplacian of Gaussian: where a blurred edge is
+                // steepest, whatever the nucleus' intensity (a threshold alone would grow dark nuclei
+                // and shrink pale ones). The LoG is the Laplacian of the smoothed image, taken by the
+                // five-point stencil (edges repeated), fused with the threshold.
+                for y in 0..<h {
+                    let row = s.baseAddress! + y * w, out = o.baseAddress! + y * w
+                    let up = y > 0 ? row - w : row, down = y < h - 1 ? row + w : row
+                    for x in 0..<w {
+                        let left = row[x > 0 ? x - 1 : x], right = row[x < w - 1 ? x + 1 : x]
+                        let laplacian = (left + right) + (up[x] + down[x]) - 4 * row[x]
+                        out[x] = row[x] > cut && laplacian < 0 ? 1 : 0
+                    }
                 }
             }
         }
