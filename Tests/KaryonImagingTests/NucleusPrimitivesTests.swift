@@ -35,6 +35,33 @@ struct NucleusPrimitivesTests {
         #expect(throws: ImagingError.self) { try image.expanded(by: -1) }
     }
 
+    @Test("expansion within a reach equals the whole feature transform's, label for label (blobs, tall and wide images)",
+          arguments: [(97, 61, 4.0), (61, 97, 6.5), (300, 40, 10.0), (40, 300, 1.0)])
+    func expansionEqualsFeatureTransform(w: Int, h: Int, distance: Double) throws {
+        var random = RegionPropertiesTests.SplitMix(state: UInt64(w * 1000 + h))
+        var raw = [Int32](repeating: 0, count: w * h)
+        // Small blobs (some touching, some at the edges) and single pixels.
+        for label in 1...Int32(w * h / 150) {
+            let cx = Int.random(in: 0..<w, using: &random), cy = Int.random(in: 0..<h, using: &random)
+            let r = Int.random(in: 0...3, using: &random)
+            for y in Swift.max(0, cy - r)...Swift.min(h - 1, cy + r) {
+                for x in Swift.max(0, cx - r)...Swift.min(w - 1, cx + r) where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r {
+                    raw[y * w + x] = label
+                }
+            }
+        }
+        let image = try LabelImage(width: w, height: h, labels: raw)
+        let limit = Int(distance * distance)
+        let transform = try #require(nearestSourceTransform(width: w, height: h, within: limit) { raw[$0] != 0 })
+        let expected = (0..<(w * h)).map { i in
+            raw[i] == 0 && transform.squaredDistance[i] <= limit ? raw[transform.nearest[i]] : raw[i]
+        }
+        #expect(try image.expanded(by: distance).labels == expected)
+        // Beyond 2¹⁵ px the whole transform itself is used: every pixel takes its nearest label.
+        let everywhere = try #require(nearestSourceTransform(width: w, height: h) { raw[$0] != 0 })
+        #expect(try image.expanded(by: 40_000).labels == everywhere.nearest.map { raw[$0] })
+    }
+
     @Test("outlines run along pixel edges and enclose each hole-free label's area")
     func outlines() throws {
         let l = try labels([

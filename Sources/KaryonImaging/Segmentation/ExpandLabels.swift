@@ -83,11 +83,16 @@ extension LabelImage {
         }
         // Squared distances are integers: d² ≤ distance² ⇔ d² ≤ ⌊distance²⌋ (capped far beyond any image).
         let limit = Int(Swift.min(distance * distance, Double(1 << 60)))
-        guard distance > 0,
-              let transform = labels.withUnsafeBufferPointer({ l in
-                  nearestSourceTransform(width: width, height: height, within: limit, isSource: { l[$0] != 0 })
-              })
-        else { return self }
+        guard distance > 0, labels.contains(where: { $0 != 0 }) else { return self }
+        var reach = Int(Double(limit).squareRoot())
+        while reach * reach > limit { reach -= 1 }
+        while (reach + 1) * (reach + 1) <= limit { reach += 1 }
+        if reach < Int(Int16.max) {
+            return LabelImage(unchecked: width, height, grown(limit: limit, reach: reach), count: count)
+        }
+        guard let transform = labels.withUnsafeBufferPointer({ l in
+            nearestSourceTransform(width: width, height: height, within: limit, isSource: { l[$0] != 0 })
+        }) else { return self }
         var out = labels
         out.withUnsafeMutableBufferPointer { o in
             labels.withUnsafeBufferPointer { l in
@@ -103,5 +108,81 @@ extension LabelImage {
             }
         }
         return LabelImage(unchecked: width, height, out, count: count)
+    }
+
+    /// The expansion when no labelled pixel `reach` (= ⌊√limit⌋ < 2¹⁵) or more rows away in a
+    /// column can be nearest: the feature transform of ``nearestSourceTransform(width:height:within:isSource:)``
+    /// restricted to the pixels that matter, with the same choices on ties, so the same labels.
+    ///
+    /// - Column pass: per pixel, the signed row offset to the nearest labelled pixel of its column
+    ///   within `reach` (of two equidistant ones the lower), as 16 bits, from a top-down and a
+    ///   bottom-up sweep along the rows.
+    /// - Row pass: along every row that has a candidate, the lower envelope of the parabolas
+    ///   dx² + offset²; each background pixel within the limit takes the label of its nearest
+    ///   candidate's source directly.
+    private func grown(limit: Int, reach: Int) -> [Int32] {
+        let w = width, h = height, none = Int16.max
+        var offset = [Int16](repeating: none, count: w * h)
+        var out = labels
+        labels.withUnsafeBufferPointer { l in
+            offset.withUnsafeMutableBufferPointer { d in
+                let l = UncheckedSendable(l.baseAddress!), d = SharedMutableBuffer(d.baseAddress!)
+                // Bands of columns on all cores, each swept down the rows and back up.
+                let bandWidth = 256
+                parallelChunks((w + bandWidth - 1) / bandWidth, minimumChunk: 1) { bands in
+                    for band in bands {
+                        let x0 = band * bandWidth, x1 = Swift.min(w, x0 + bandWidth)
+                        var last = [Int](repeating: -(1 << 40), count: x1 - x0)
+                        for y in 0..<h {
+                            let row = y * w
+                            for x in x0..<x1 {
+                                if l.value[row + x] != 0 { last[x - x0] = y }
+                                let up = y - last[x - x0]
+                                if up <= reach { d[row + x] = Int16(truncatingIfNeeded: -up) }
+                            }
+                        }
+                        for k in last.indices { last[k] = 1 << 40 }
+                        for y in stride(from: h - 1, through: 0, by: -1) {
+                            let row = y * w
+                            for x in x0..<x1 {
+                                if l.value[row + x] != 0 { last[x - x0] = y }
+                                let down = last[x - x0] - y
+                                let current = d[row + x]
+                                if down <= reach && (current == none || down <= -Int(current)) {
+                                    d[row + x] = Int16(truncatingIfNeeded: down)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            offset.withUnsafeBufferPointer { d in
+                out.withUnsafeMutableBufferPointer { o in
+                    let l = UncheckedSendable(l.baseAddress!), d = UncheckedSendable(d.baseAddress!)
+                    let o = SharedMutableBuffer(o.baseAddress!)
+                    let infinity = Int.max / 4
+                    parallelChunks(h, minimumChunk: 32) { rows in
+                        let s = EnvelopeScratch(w)
+                        for y in rows {
+                            let row = y * w
+                            var any = false
+                            for x in 0..<w {
+                                let v = Int(d.value[row + x])
+                                let candidate = v != Int(none)
+                                s.f[x] = candidate ? v * v : infinity
+                                any = any || candidate
+                            }
+                            guard any else { continue }
+                            s.run(infinity)
+                            for x in 0..<w where l.value[row + x] == 0 && s.d[x] <= limit {
+                                let column = s.arg[x]
+                                o[row + x] = l.value[(y + Int(d.value[row + column])) * w + column]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
     }
 }
