@@ -15,6 +15,13 @@
 public func regionalMaxima(
     _ values: [Double], width: Int, height: Int, connectivity: Connectivity = .eight, mask: Image<UInt8>? = nil
 ) throws -> Image<UInt8> {
+    try regionalMaximaAndCount(values, width: width, height: height, connectivity: connectivity, mask: mask).maxima
+}
+
+/// ``regionalMaxima(_:width:height:connectivity:mask:)`` and the number of maximal plateaus.
+func regionalMaximaAndCount(
+    _ values: [Double], width: Int, height: Int, connectivity: Connectivity = .eight, mask: Image<UInt8>? = nil
+) throws -> (maxima: Image<UInt8>, count: Int) {
     guard width > 0, height > 0, values.count == width * height else {
         throw ImagingError(.sizeMismatch, "expected \(width)×\(height) values, got \(values.count)")
     }
@@ -34,6 +41,7 @@ public func regionalMaxima(
     let offsets = connectivity.offsets.map { $0.dy * pw + $0.dx }
     var out = [UInt8](repeating: 0, count: values.count)
     var plateau: [Int] = []
+    var count = 0
     framed.withUnsafeBufferPointer { vb in
         visited.withUnsafeMutableBufferPointer { sb in
             offsets.withUnsafeBufferPointer { ob in
@@ -48,7 +56,10 @@ public func regionalMaxima(
                             if u > value { isMaximum = false } else if u == value && seen[start + n] == 0 { hasEqual = true }
                         }
                         if !hasEqual {
-                            if isMaximum { out[(y - 1) * width + start - y * pw - 1] = 1 }
+                            if isMaximum {
+                                out[(y - 1) * width + start - y * pw - 1] = 1
+                                count += 1
+                            }
                             continue
                         }
                         // Flood the plateau of equal values.
@@ -69,6 +80,7 @@ public func regionalMaxima(
                             }
                         }
                         if isMaximum {
+                            count += 1
                             for p in plateau {
                                 let py = p / pw
                                 out[(py - 1) * width + p - py * pw - 1] = 1
@@ -79,5 +91,5 @@ public func regionalMaxima(
             }
         }
     }
-    return Image(unchecked: width, height, 1, out)
+    return (Image(unchecked: width, height, 1, out), count)
 }

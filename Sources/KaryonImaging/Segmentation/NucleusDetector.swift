@@ -189,6 +189,13 @@ public struct NucleusDetector: Sendable, Equatable {
         let squared = fg.withUnsafeBufferPointer { m in squaredDistanceTransform(width: w, height: h) { m[$0] == 0 } }
         // Without any background pixel the distance is unbounded; w + h stands for it.
         let unbounded = squared.first == Int.max
+        // A component whose distance map has one regional maximum is one nucleus: its h-maxima
+        // are that one maximum (every upper level set is then connected), and the flood from one
+        // marker fills the whole component, which is connected. Maxima of d² are those of d.
+        if !unbounded,
+           try regionalMaximaAndCount(squared.map(Double.init), width: w, height: h, connectivity: .eight, mask: foreground).count == 1 {
+            return LabelImage(unchecked: w, h, fg.map { Int32($0) }, count: 1)
+        }
         let finite = squared.map { unbounded ? Float(w + h) : Float(Double($0).squareRoot()) }
         // h-maxima: reconstruct (distance − depth) under distance; the regional maxima of the
         // result are the maxima at least `depth` above the saddle to any higher maximum.
