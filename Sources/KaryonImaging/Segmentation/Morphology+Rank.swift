@@ -52,7 +52,7 @@ extension Morphology {
         }
         let pw = w + 2 * r
         let columnSource = (0..<pw).map { reflectIndex($0 - r, w) }
-        let stripRows = Swift.max(32, 2 * r)
+        let stripRows = Swift.max(64, 2 * r)
         let src = image.pixels
         var out = [Float](repeating: 0, count: w * h)
         src.withUnsafeBufferPointer { s in
