@@ -82,8 +82,9 @@ func separableFilter(_ image: Image<Float>, rowKernel: [Float], columnKernel: [F
     let kernel = rowKernel
     let radius = kernel.count / 2
     let src = image.contiguous().pixels
-    var tmp = [Float](repeating: 0, count: src.count)
-    var out = [Float](repeating: 0, count: src.count)
+    // Both passes write every sample (rows are zeroed before their taps accumulate).
+    var tmp = [Float](unsafeUninitializedCapacity: src.count) { _, count in count = src.count }
+    var out = [Float](unsafeUninitializedCapacity: src.count) { _, count in count = src.count }
     let rowLength = w * c
     // Horizontal pass: pad each row by `radius` pixels of edge replication, then correlate.
     let sourceColumn = (0..<(w + 2 * radius)).map { mode.index($0 - radius, w) }

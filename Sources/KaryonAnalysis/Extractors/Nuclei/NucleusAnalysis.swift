@@ -223,11 +223,12 @@ private struct BrightfieldPlanes: ImageVisitor {
         let st = stains.pixels
         var od: [Float]? = nil
         if settings.detection == "od-sum" { od = try opticalDensity(image).pixels }
-        var detection = [Float](repeating: 0, count: n)
-        var channels = [Float](repeating: 0, count: n * 6)
+        // Every sample of both planes is written below, so they start uninitialised.
+        var detection: [Float] = []
+        var channels: [Float] = []
         image.withUnsafeSamples { s in
             st.withUnsafeBufferPointer { st in
-                channels.withUnsafeMutableBufferPointer { out in
+                channels = [Float](unsafeUninitializedCapacity: n * 6) { out, count in
                     for i in 0..<n {
                         let r = s[i * c].floatValue, g = s[i * c + 1].floatValue, b = s[i * c + 2].floatValue
                         out[i * 6] = r
@@ -237,8 +238,9 @@ private struct BrightfieldPlanes: ImageVisitor {
                         out[i * 6 + 4] = st[i * 3 + first]
                         out[i * 6 + 5] = st[i * 3 + second]
                     }
+                    count = n * 6
                 }
-                detection.withUnsafeMutableBufferPointer { d in
+                detection = [Float](unsafeUninitializedCapacity: n) { d, count in
                     switch settings.detection {
                     case "od-sum":
                         let od = od!
@@ -248,6 +250,7 @@ private struct BrightfieldPlanes: ImageVisitor {
                     default:
                         for i in 0..<n { d[i] = st[i * 3 + first] }
                     }
+                    count = n
                 }
             }
         }
