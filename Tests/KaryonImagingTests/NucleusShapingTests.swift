@@ -30,8 +30,8 @@ struct NucleusShapingTests {
         return j
     }
 
-    @Test("reconstruction of noise (winding paths: another pair of scans, a long queue; a tall image) equals repeated geodesic dilation",
-          arguments: [(UInt64(1), 61, 47), (2, 61, 47), (3, 61, 47), (4, 23, 300)])
+    @Test("reconstruction of noise (winding paths: another pair of scans, a long queue; a tall image; rows too short for the wavefront, or just long enough) equals repeated geodesic dilation",
+          arguments: [(UInt64(1), 61, 47), (2, 61, 47), (3, 61, 47), (4, 23, 300), (5, 6, 41), (6, 7, 9), (7, 8, 6)])
     func reconstructionOfNoise(seed: UInt64, w: Int, h: Int) throws {
         var rng = SplitMix(state: seed)
         let mask = (0..<(w * h)).map { _ in Float(Int.random(in: 0..<64, using: &rng)) / 64 }

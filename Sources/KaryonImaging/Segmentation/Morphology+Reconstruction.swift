@@ -57,16 +57,52 @@ extension Morphology {
                 // second of two equal zeros) costs a compare and a blend. The images have no NaN.
                 @inline(__always) func hi(_ a: Float, _ b: Float) -> Float { a > b ? a : b }
                 @inline(__always) func lo(_ a: Float, _ b: Float) -> Float { a < b ? a : b }
-                // Each scan handles a row in three loops: the maximum over the pixel and its three
-                // neighbours in the row already scanned (vectorised), the recurrence along the row
-                // (two operations per pixel, carried in a register), and for the backward scan the
-                // test which pixels can still raise a neighbour (vectorised), then the queueing.
+                // A scan sets every pixel, in scan order, to min(max over it and its four
+                // neighbours already scanned, m): along a row, a chain of dependent operations. So
+                // rows are scanned four at a time as a wavefront, each row two pixels behind the one
+                // before it: the four chains are independent and overlap in the processor (the
+                // reconstruction of a 1024² hematoxylin field took 9.9 ms row by row, 7.7 ms so, on
+                // one core), and each pixel still sees exactly the values the row-by-row scan gives
+                // it (the row before is final two pixels ahead).
+                // The rows left over (and rows under 7 pixels) are scanned one by one: the maximum
+                // over the row already scanned (vectorised), then the recurrence. After the backward
+                // scan of each row, the pixels that can still raise a neighbour are queued.
                 let reach = UnsafeMutablePointer<Float>.allocate(capacity: pw)
                 let unstable = UnsafeMutablePointer<UInt8>.allocate(capacity: pw)
                 defer { reach.deallocate(); unstable.deallocate() }
                 // Forward raster scan: neighbours above and to the left.
                 func forward() {
-                    for y in 1...h {
+                    var y = 1
+                    while y + 3 <= h {
+                        let r0 = y * pw, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw
+                        var p0 = -Float.infinity, p1 = -Float.infinity, p2 = -Float.infinity, p3 = -Float.infinity
+                        @inline(__always) func pixel(_ p: Int, _ left: Float) -> Float {
+                            let up = p - pw
+                            let v = lo(hi(hi(hi(j[up - 1], j[up]), hi(j[up + 1], j[p])), left), m[p])
+                            j[p] = v
+                            return v
+                        }
+                        guard w >= 7 else { break }
+                        // The rows start one after another, run together, then the lower ones finish.
+                        for t in 1...6 {
+                            p0 = pixel(r0 + t, p0)
+                            if t > 2 { p1 = pixel(r1 + t - 2, p1) }
+                            if t > 4 { p2 = pixel(r2 + t - 4, p2) }
+                        }
+                        for t in 7...w {
+                            p0 = pixel(r0 + t, p0)
+                            p1 = pixel(r1 + t - 2, p1)
+                            p2 = pixel(r2 + t - 4, p2)
+                            p3 = pixel(r3 + t - 6, p3)
+                        }
+                        for t in (w + 1)...(w + 6) {
+                            if t - 2 <= w { p1 = pixel(r1 + t - 2, p1) }
+                            if t - 4 <= w { p2 = pixel(r2 + t - 4, p2) }
+                            p3 = pixel(r3 + t - 6, p3)
+                        }
+                        y += 4
+                    }
+                    while y <= h {
                         let row = y * pw, up = row - pw
                         for x in 1...w {
                             reach[x] = hi(hi(j[up + x - 1], j[up + x]), hi(j[up + x + 1], j[row + x]))
@@ -76,12 +112,54 @@ extension Morphology {
                             previous = lo(hi(reach[x], previous), m[row + x])
                             j[row + x] = previous
                         }
+                        y += 1
                     }
                 }
                 // Backward scan: neighbours below and to the right; the pixels that can still raise
                 // one of those neighbours q (j[q] < min(j[p], m[q])) are queued.
                 func backward(_ queue: inout ReconstructionQueue) {
-                    for y in stride(from: h, through: 1, by: -1) {
+                    @inline(__always) func below(_ q: Int, _ v: Float) -> UInt8 { j[q] < lo(v, m[q]) ? 1 : 0 }
+                    /// Queues the pixels of row `y` that can still raise a neighbour below or to the right.
+                    func enqueue(_ y: Int) {
+                        let row = y * pw, down = row + pw
+                        for x in 1...w {
+                            let v = j[row + x]
+                            unstable[x] = below(row + x + 1, v) | below(down + x - 1, v) | below(down + x, v) | below(down + x + 1, v)
+                        }
+                        queue.reserve(w)
+                        for x in stride(from: w, through: 1, by: -1) { queue.push(row + x, if: unstable[x] != 0) }
+                    }
+                    var y = h
+                    while y - 3 >= 1 && w >= 7 {
+                        let r0 = y * pw, r1 = r0 - pw, r2 = r1 - pw, r3 = r2 - pw
+                        var p0 = -Float.infinity, p1 = -Float.infinity, p2 = -Float.infinity, p3 = -Float.infinity
+                        @inline(__always) func pixel(_ p: Int, _ right: Float) -> Float {
+                            let down = p + pw
+                            let v = lo(hi(hi(hi(j[down - 1], j[down]), hi(j[down + 1], j[p])), right), m[p])
+                            j[p] = v
+                            return v
+                        }
+                        // Columns from the right: row k reaches column w + 1 − t at step t + 2k.
+                        for t in 1...6 {
+                            p0 = pixel(r0 + w + 1 - t, p0)
+                            if t > 2 { p1 = pixel(r1 + w + 3 - t, p1) }
+                            if t > 4 { p2 = pixel(r2 + w + 5 - t, p2) }
+                        }
+                        for t in 7...w {
+                            p0 = pixel(r0 + w + 1 - t, p0)
+                            p1 = pixel(r1 + w + 3 - t, p1)
+                            p2 = pixel(r2 + w + 5 - t, p2)
+                            p3 = pixel(r3 + w + 7 - t, p3)
+                        }
+                        for t in (w + 1)...(w + 6) {
+                            if t - 2 <= w { p1 = pixel(r1 + w + 3 - t, p1) }
+                            if t - 4 <= w { p2 = pixel(r2 + w + 5 - t, p2) }
+                            p3 = pixel(r3 + w + 7 - t, p3)
+                        }
+                        for k in 0..<4 { enqueue(y - k) }
+                        y -= 4
+                    }
+                    while y >= 1 {
                         let row = y * pw, down = row + pw
                         for x in 1...w {
                             reach[x] = hi(hi(j[down + x - 1], j[down + x]), hi(j[down + x + 1], j[row + x]))
@@ -91,13 +169,8 @@ extension Morphology {
                             previous = lo(hi(reach[x], previous), m[row + x])
                             j[row + x] = previous
                         }
-                        @inline(__always) func below(_ q: Int, _ v: Float) -> UInt8 { j[q] < lo(v, m[q]) ? 1 : 0 }
-                        for x in 1...w {
-                            let v = j[row + x]
-                            unstable[x] = below(row + x + 1, v) | below(down + x - 1, v) | below(down + x, v) | below(down + x + 1, v)
-                        }
-                        queue.reserve(w)
-                        for x in stride(from: w, through: 1, by: -1) { queue.push(row + x, if: unstable[x] != 0) }
+                        enqueue(y)
+                        y -= 1
                     }
                 }
                 // Where the paths that raise pixels wind (noise on a flat background), the FIFO
