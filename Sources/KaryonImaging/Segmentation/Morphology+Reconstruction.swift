@@ -64,6 +64,8 @@ extension Morphology {
                 // reconstruction of a 1024² hematoxylin field took 9.9 ms row by row, 7.7 ms so, on
                 // one core), and each pixel still sees exactly the values the row-by-row scan gives
                 // it (the row before is final two pixels ahead).
+                // The wavefront is written out for each direction: one version with the direction
+                // as a parameter (or the pixel step as a closure) measured no faster than row by row.
                 // The rows left over (and rows under 7 pixels) are scanned one by one: the maximum
                 // over the row already scanned (vectorised), then the recurrence. After the backward
                 // scan of each row, the pixels that can still raise a neighbour are queued.
