@@ -82,9 +82,14 @@ public enum Morphology {
                 }
             }
         }
-        var out = [UInt8](repeating: 0, count: w * h)
-        for y in 0..<h {
-            for x in 0..<w { out[y * w + x] = m[(y + 1) * pw + x + 1] == 2 ? 0 : 1 }
+        let out = [UInt8](unsafeUninitializedCapacity: w * h) { out, count in
+            m.withUnsafeBufferPointer { m in
+                for y in 0..<h {
+                    let row = m.baseAddress! + (y + 1) * pw + 1, o = out.baseAddress! + y * w
+                    for x in 0..<w { o[x] = row[x] == 2 ? 0 : 1 }
+                }
+            }
+            count = w * h
         }
         return Image(unchecked: w, h, 1, out)
     }

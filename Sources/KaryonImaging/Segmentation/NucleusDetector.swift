@@ -104,7 +104,15 @@ public struct NucleusDetector: Sendable, Equatable {
         if backgroundRadius >= 0.5 {
             let bg = try Morphology.openingByReconstruction(work, radius: Int(backgroundRadius.rounded())).pixels
             let src = work.pixels
-            work = Image(unchecked: w, h, 1, (0..<n).map { src[$0] - bg[$0] })
+            let difference = [Float](unsafeUninitializedCapacity: n) { d, count in
+                src.withUnsafeBufferPointer { s in
+                    bg.withUnsafeBufferPointer { b in
+                        for i in 0..<n { d[i] = s[i] - b[i] }
+                    }
+                }
+                count = n
+            }
+            work = Image(unchecked: w, h, 1, difference)
             background = bg
         }
         if sigma > 0 { work = try gaussianBlur(work, sigma: sigma) }
