@@ -128,8 +128,17 @@ extension Morphology {
                             let v = j[row + x]
                             unstable[x] = below(row + x + 1, v) | below(down + x - 1, v) | below(down + x, v) | below(down + x + 1, v)
                         }
+                        // Few pixels are unstable: skip eight stable ones at a time, right to left.
                         queue.reserve(w)
-                        for x in stride(from: w, through: 1, by: -1) { queue.push(row + x, if: unstable[x] != 0) }
+                        var x = w
+                        while x >= 1 {
+                            if x >= 8 && UnsafeRawPointer(unstable + x - 7).loadUnaligned(as: UInt64.self) == 0 {
+                                x -= 8
+                                continue
+                            }
+                            queue.push(row + x, if: unstable[x] != 0)
+                            x -= 1
+                        }
                     }
                     var y = h
                     while y - 3 >= 1 && w >= 7 {
