@@ -110,9 +110,10 @@ extension LabelImage {
         return LabelImage(unchecked: width, height, out, count: count)
     }
 
-    /// The expansion when no labelled pixel `reach` (= ⌊√limit⌋ < 2¹⁵) or more rows away in a
-    /// column can be nearest: the feature transform of ``nearestSourceTransform(width:height:within:isSource:)``
-    /// restricted to the pixels that matter, with the same choices on ties, so the same labels.
+    /// The expansion for a reach ⌊√limit⌋ below 2¹⁵ px (a labelled pixel more than `reach` rows
+    /// away is never within the limit, so column offsets fit in 16 bits): the feature transform of
+    /// ``nearestSourceTransform(width:height:within:isSource:)`` restricted to the pixels that
+    /// matter, with the same choices on ties, so the same labels.
     ///
     /// - Column pass: per pixel, the signed row offset to the nearest labelled pixel of its column
     ///   within `reach` (of two equidistant ones the lower), as 16 bits, from a top-down and a

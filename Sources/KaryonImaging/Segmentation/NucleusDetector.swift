@@ -202,7 +202,7 @@ public struct NucleusDetector: Sendable, Equatable {
         // marker fills the whole component, which is connected. Maxima of d² are those of d.
         if !unbounded,
            try regionalMaximaAndCount(squared.map(Double.init), width: w, height: h, connectivity: .eight, mask: foreground).count == 1 {
-            return LabelImage(unchecked: w, h, fg.map { Int32($0) }, count: 1)
+            return LabelImage(unchecked: w, h, fg.map { $0 != 0 ? 1 : 0 }, count: 1)
         }
         let finite = squared.map { unbounded ? Float(w + h) : Float(Double($0).squareRoot()) }
         // h-maxima: reconstruct (distance − depth) under distance; the regional maxima of the
