@@ -112,18 +112,26 @@ if "nuclei".hasPrefix(options.only) || options.only.hasPrefix("nuclei") {
     try ImageCodec.write(.uint8(nucleiField.image), to: fieldPath, pixelSizeMicrons: 0.5)
     try ImageCodec.write(.uint16(nucleiField.labels), to: truthPath)
     let input = ExtractionInput(image: .uint8(nucleiField.image), pixelSizeMicrons: 0.5)
-    let nuclei = try ExtractorRegistry.standard.configure("nuclei")
+    // The reference segments once and reads both the nuclei and the Ki-67 index from it; so does
+    // Karyon when `nuclei` detects as `ki67` does (hematoxylin + DAB): `karyon analyze` then
+    // segments the image once for both (`SharedWork`).
+    let nuclei = try ExtractorRegistry.standard.configure("nuclei", text: ["detection": "hematoxylin+dab"])
     let ki67 = try ExtractorRegistry.standard.configure("ki67")
+    // Each extractor's default detection (nuclei: hematoxylin, as QuPath): two segmentations.
+    let nucleiDefault = try ExtractorRegistry.standard.configure("nuclei")
     var last: ExtractionResult? = nil
     // As `karyon analyze FIELD --extractor nuclei --extractor ki67` runs them: one image on all
-    // cores, so the two extractors side by side.
-    let analyzer = ImageAnalyzer(extractors: [nuclei, ki67], extractorsAtOnce: ProcessInfo.processInfo.activeProcessorCount)
+    // cores, the two extractors side by side.
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let analyzer = ImageAnalyzer(extractors: [nuclei, ki67], extractorsAtOnce: cores)
     try measure("nuclei_ki67_1024") {
         last = try analyzer.run(input, imageSHA256: "").last
     }
-    // The same two, one after the other.
+    let twoSegmentations = ImageAnalyzer(extractors: [nucleiDefault, ki67], extractorsAtOnce: cores)
+    try measure("nuclei_ki67_1024_default_detections") { _ = try twoSegmentations.run(input, imageSHA256: "") }
+    // The default-detection pair one after the other, each with all cores.
     try measure("nuclei_ki67_1024_one_by_one") {
-        _ = try nuclei.run(input, imageSHA256: "")
+        _ = try nucleiDefault.run(input, imageSHA256: "")
         _ = try ki67.run(input, imageSHA256: "")
     }
     if let last {

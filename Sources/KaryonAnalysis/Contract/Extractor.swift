@@ -56,11 +56,16 @@ public struct ExtractionInput: Sendable {
     public var mask: Image<UInt8>?
     /// Micrometres per pixel, when known.
     public var pixelSizeMicrons: Double?
+    /// Work the extractors of this one input share (``ImageAnalyzer`` sets it when it runs several
+    /// extractors on an image); nil: each computes its own. Belongs to this image, mask and pixel
+    /// size: give a changed input a new one or none.
+    public var shared: SharedWork?
 
-    public init(image: AnyImage, mask: Image<UInt8>? = nil, pixelSizeMicrons: Double? = nil) {
+    public init(image: AnyImage, mask: Image<UInt8>? = nil, pixelSizeMicrons: Double? = nil, shared: SharedWork? = nil) {
         self.image = image
         self.mask = mask
         self.pixelSizeMicrons = pixelSizeMicrons
+        self.shared = shared
     }
 }
 

@@ -20,7 +20,8 @@ public struct ImageAnalyzer: Sendable {
     /// How many of an image's extractors run at once. More than one suits fewer images than
     /// cores: the extractors' own pixel loops use every core only in parts (on two cores a 1024²
     /// field through `nuclei` and `ki67` took 0.19–0.22 s side by side, 0.22–0.26 s one after
-    /// the other). With as many images at once as cores, 1.
+    /// the other). With as many images at once as cores, 1. Extractors that share work (the
+    /// same segmentation) wait for each other's part of it either way.
     public var extractorsAtOnce: Int
 
     public init(extractors: [ConfiguredExtractor], decodeOptions: DecodeOptions = .init(), extractorsAtOnce: Int = 1) {
@@ -69,16 +70,20 @@ public struct ImageAnalyzer: Sendable {
     }
 
     /// Runs every extractor on one decoded input, up to ``extractorsAtOnce`` at a time; results
-    /// come in the order of ``extractors``.
+    /// come in the order of ``extractors``. Work they have in common (a segmentation asked for with
+    /// the same settings) is done once (``SharedWork``).
     /// - Throws: the error of the first extractor (in that order) that failed, as running them one
     ///   after the other would; no results then.
     public func run(_ input: ExtractionInput, imageSHA256 digest: String) throws -> [ExtractionResult] {
         let extractors = self.extractors
+        var shared = input
+        if extractors.count > 1 { shared.shared = SharedWork() }
+        let input = shared
         let threads = Swift.min(Swift.max(1, extractorsAtOnce), extractors.count)
         guard threads > 1 else { return try extractors.map { try $0.run(input, imageSHA256: digest) } }
         let outcomes = Mutex([Result<ExtractionResult, any Error>?](repeating: nil, count: extractors.count))
         let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        let work: @Sendable () -> Void = {
             while true {
                 let k = next.add(1, ordering: .relaxed).oldValue
                 guard k < extractors.count else { return }
@@ -86,6 +91,19 @@ public struct ImageAnalyzer: Sendable {
                 outcomes.withLock { $0[k] = outcome }
             }
         }
+        // Threads of their own rather than `concurrentPerform`: libdispatch runs a parallel loop
+        // nested in `concurrentPerform` with fewer threads (one, on two cores), so an extractor
+        // waiting for shared work would leave the other's pixel loops on one core.
+        let finished = DispatchGroup()
+        for _ in 1..<threads {
+            finished.enter()
+            Thread.detachNewThread {
+                work()
+                finished.leave()
+            }
+        }
+        work()
+        finished.wait()
         return try outcomes.withLock { $0 }.map { try $0!.get() }
     }
 

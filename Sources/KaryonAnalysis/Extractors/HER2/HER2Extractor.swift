@@ -168,7 +168,7 @@ public struct HER2Extractor: Extractor {
     }
 
     public func analyze(_ input: ExtractionInput) throws -> ExtractionOutput {
-        let analysis = try NucleusAnalysis(input, settings: settings, extractor: Self.descriptor.id)
+        let analysis = try NucleusAnalysis.of(input, settings: settings, extractor: Self.descriptor.id)
         let m = try membranes(analysis)
         let scored = m.classes.indices.filter { m.classes[$0] != "border" }
         let pct = ["0", "1+", "2+", "3+"].map { c in

@@ -106,7 +106,7 @@ public struct Ki67Extractor: Extractor {
     }
 
     public func analyze(_ input: ExtractionInput) throws -> ExtractionOutput {
-        let analysis = try NucleusAnalysis(input, settings: settings, extractor: Self.descriptor.id)
+        let analysis = try NucleusAnalysis.of(input, settings: settings, extractor: Self.descriptor.id)
         let scores = analysis.column(measurement)
         let classes = scores.map(intensityClass)
         var n = [0, 0, 0, 0]

@@ -68,7 +68,7 @@ public struct NucleiExtractor: Extractor {
     }
 
     public func analyze(_ input: ExtractionInput) throws -> ExtractionOutput {
-        let analysis = try NucleusAnalysis(input, settings: settings, extractor: Self.descriptor.id)
+        let analysis = try NucleusAnalysis.of(input, settings: settings, extractor: Self.descriptor.id)
         var out = FeatureVector()
         let units = input.pixelSizeMicrons == nil ? "px" : "um"
         out.append("units", .text(units))

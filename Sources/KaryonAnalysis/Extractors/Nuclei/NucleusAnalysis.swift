@@ -52,6 +52,14 @@ struct NucleusAnalysis: Sendable {
         return values[c]
     }
 
+    /// The analysis of `input` with `settings`: computed once per input and settings when the
+    /// input carries ``SharedWork`` (several extractors of one image asking for the same
+    /// segmentation), otherwise here.
+    static func of(_ input: ExtractionInput, settings: NucleusPipelineSettings, extractor: String) throws -> NucleusAnalysis {
+        guard let shared = input.shared else { return try NucleusAnalysis(input, settings: settings, extractor: extractor) }
+        return try shared.value(for: settings) { try NucleusAnalysis(input, settings: settings, extractor: extractor) }
+    }
+
     /// Detects and measures.
     /// - Throws: ``ExtractorError`` for images the settings cannot analyse (gray input to a
     ///   brightfield stain extractor, implausible pixel sizes).

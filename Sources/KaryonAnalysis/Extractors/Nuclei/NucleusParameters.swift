@@ -52,7 +52,7 @@ enum NucleusParameters {
 
 /// How the nucleus-based extractors read an image: the detection settings in µm, the stain
 /// matrix and the detection image choice.
-struct NucleusPipelineSettings: Sendable {
+struct NucleusPipelineSettings: Sendable, Equatable {
     enum Mode: String, Sendable { case brightfield, fluorescence }
 
     var mode: Mode
