@@ -29,17 +29,18 @@ public final class LocalServer: @unchecked Sendable {
 
     /// Starts `executable up` and waits until `/readyz` answers 200. `onLaunch` is told about the
     /// child as soon as it runs (before it is ready), so an interrupted caller can stop it.
-    /// `environment` adds to (or overrides) this process's environment for the child.
+    /// `environment` adds to (or overrides) this process's environment for the child; `arguments`
+    /// are added to `up`'s (e.g. `--worker-max 1`).
     /// - Throws: ``ClientError/Code/server`` when the child exits early (three tries, in case
     ///   another process took the port) or is not ready within `readyTimeout`.
     public static func start(executable: String, dataDirectory: String, logFile: String, readyTimeout: TimeInterval = 120,
-                             environment extra: [String: String] = [:], onLaunch: (@Sendable (LocalServer) -> Void)? = nil) async throws -> LocalServer {
+                             environment extra: [String: String] = [:], arguments: [String] = [], onLaunch: (@Sendable (LocalServer) -> Void)? = nil) async throws -> LocalServer {
         var lastError: ClientError?
         for _ in 0..<3 {
             let port = try freePort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = ["up", "--data-dir", dataDirectory, "--host", "127.0.0.1", "--port", String(port)]
+            process.arguments = ["up", "--data-dir", dataDirectory, "--host", "127.0.0.1", "--port", String(port)] + arguments
             var environment = ProcessInfo.processInfo.environment
             for key in ["KARYON_DATABASE_URL", "KARYON_KEY_FILE", "KARYON_JWT_KEY_FILE", "KARYON_DATA_DIR", "KARYON_HOST", "KARYON_PORT"] {
                 environment.removeValue(forKey: key)

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Wakes claimers waiting for work when jobs become runnable in this process (an upload commits,
-/// a study subscribes with backfill, a dead job is requeued), so a long-polling worker gets a job
-/// at once instead of at its next poll.
+/// a study subscribes with backfill, a dead job is requeued, expired leases are reaped), so a
+/// long-polling worker gets a job at once instead of at its next poll; listeners pass the news
+/// on to worker pools (in this process, or in `karyon up`'s worker processes over a pipe).
 ///
 /// It is a hint, not the truth: the queue is. A waiter always claims through ``JobQueue/claim(extractors:worker:now:)``
 /// after waking, and waits with a timeout, so jobs that become due without a signal (a retry's
@@ -15,16 +16,24 @@ public actor JobSignal {
     }
 
     private var waiters: [UUID: Waiter] = [:]
+    /// Told of every notification: pools in this process, worker processes over their wake pipes.
+    private var listeners: [@Sendable (Set<String>) -> Void] = []
     /// Waits in progress, and those whose timeout or cancellation came before they were registered.
     private var pending: Set<UUID> = []
     private var expired: Set<UUID> = []
 
     public init() {}
 
-    /// Wakes every waiter interested in one of `extractors`.
+    /// Also tells `listener` of every notification from now on (it must return quickly).
+    public func addListener(_ listener: @escaping @Sendable (Set<String>) -> Void) {
+        listeners.append(listener)
+    }
+
+    /// Wakes every waiter interested in one of `extractors`, and tells the listeners.
     public func notify(_ extractors: some Sequence<String>) {
         let changed = Set(extractors)
         guard !changed.isEmpty else { return }
+        for listener in listeners { listener(changed) }
         for (id, waiter) in waiters where !waiter.extractors.isDisjoint(with: changed) {
             waiters.removeValue(forKey: id)
             waiter.continuation.resume()

@@ -42,9 +42,13 @@ public enum Runtime {
                 break
             case .inProcess(let scaling):
                 JobRunner.configureProcess()
-                app.lifecycle.use(InProcessWorkers(app: app, parts: parts, registry: .standard, scaling: scaling))
+                let workers = InProcessWorkers(app: app, parts: parts, registry: .standard, scaling: scaling)
+                await parts.jobSignal.addListener { workers.wake($0) }
+                app.lifecycle.use(workers)
             case .processes(let scaling, let grace):
-                app.lifecycle.use(supervisor(configuration, scaling: scaling, grace: grace, logger: app.logger))
+                let supervisor = supervisor(configuration, scaling: scaling, grace: grace, logger: app.logger)
+                await parts.jobSignal.addListener { supervisor.wake($0) }
+                app.lifecycle.use(supervisor)
             }
             try await onReady?(app)
             try await app.execute()

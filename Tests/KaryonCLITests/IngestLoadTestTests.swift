@@ -15,9 +15,11 @@ struct TestServer {
     let studyID: String
     var token: String { client.token ?? "" }
 
-    static func start(_ temp: TemporaryDirectory, extractors: [String] = [], environment: [String: String] = [:]) async throws -> TestServer {
+    static func start(_ temp: TemporaryDirectory, extractors: [String] = [], environment: [String: String] = [:],
+                      arguments: [String] = []) async throws -> TestServer {
         let server = try await LocalServer.start(executable: KaryonProcess.binary, dataDirectory: temp.path + "/data",
-                                                 logFile: temp.path + "/server.log", readyTimeout: 60, environment: environment)
+                                                 logFile: temp.path + "/server.log", readyTimeout: 60, environment: environment,
+                                                 arguments: arguments)
         do {
             let client = try await LoadTest.signIn(to: server)
             let schedule = try LoadSchedule(burst: 1, every: 0, add: 0, duration: 0, timeScale: 1)
@@ -162,6 +164,31 @@ final class IngestLoadTestTests {
         let stored = try await server.images()
         #expect(stored.count == total)
         #expect(Set(stored.map(\.sha256)).count == total)
+    }
+
+    @Test("karyon up wakes its worker processes when an upload enqueues jobs: claimed at once, not at the next poll")
+    func workersWokenByUploads() async throws {
+        // One slot (so the pool cannot grow into a fresh claim) and a poll of a minute: only the
+        // wake pipe can get the job claimed within seconds.
+        let server = try await TestServer.start(temp, extractors: ["intensity"], environment: ["KARYON_WORKER_POLL_MS": "60000"],
+                                                arguments: ["--worker-max", "1"])
+        defer { server.server.stop() }
+        let log = { (try? String(contentsOfFile: server.server.logFile, encoding: .utf8)) ?? "" }
+        let started = await eventually(within: 60) { log().contains("worker started [extractors: intensity") }
+        try #require(started, "the intensity worker did not start: \(log().suffix(2000))")
+        try await Task.sleep(for: .seconds(1))  // its first claim has found nothing; it now waits a minute
+        let folder = try makeFolder("wake")
+        FileManager.default.createFile(atPath: folder + "/field.png", contents: Data(try grayPNG(seed: 7)))
+        let uploaded = Date()
+        let ingest = try server.ingest(folder)
+        try #require(ingest.status == 0, "\(ingest.stderr)")
+        var status = ""
+        let done = await eventually(within: 30) {
+            status = (try? await server.client.call(.GET, "/api/v1/studies/\(server.studyID)", as: StudyInfo.self).status) ?? ""
+            return status == "success"
+        }
+        #expect(done, "study status \(status) after 30 s: \(log().suffix(2000))")
+        #expect(Date().timeIntervalSince(uploaded) < 30)
     }
 
     @Test("bad input and a bad token: one-line errors, exit status 1")

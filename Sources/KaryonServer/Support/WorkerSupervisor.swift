@@ -7,7 +7,9 @@ import Vapor
 /// same binary), so an extractor that crashes takes down only its own process and attempt. A
 /// process that exits is started again after a back-off (1 s, doubling while it keeps dying
 /// young, at most 30 s). At shutdown every worker gets SIGTERM (finish or release, then exit)
-/// and SIGKILL if it outlives the grace period.
+/// and SIGKILL if it outlives the grace period. Each worker's standard input is a wake pipe: the
+/// server writes an extractor's id there when it enqueues jobs of it (``wake(_:)``), so workers
+/// on SQLite, which has no notifications, claim at once and otherwise poll rarely.
 final class WorkerSupervisor: LifecycleHandler, Sendable {
     struct Child: Sendable {
         let name: String
@@ -25,6 +27,8 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
         var started: Date
         /// The wait before the next restart if this one dies young.
         var delay: TimeInterval
+        /// The write end of the worker's wake pipe (its standard input), non-blocking.
+        var wake: FileHandle
     }
 
     private let state = NIOLockedValueBox<(stopping: Bool, running: [String: Running])>((false, [:]))
@@ -35,6 +39,8 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
         self.environment = environment
         self.grace = grace
         self.logger = logger
+        // A wake-up written to a worker that has just died must not kill the server.
+        signal(SIGPIPE, SIG_IGN)
     }
 
     /// This program's own executable (Linux: `/proc/self/exe`).
@@ -54,12 +60,19 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
         process.arguments = child.arguments
         var env = environment
         env["KARYON_SUPERVISOR_PID"] = String(getpid())
+        env["KARYON_WAKE_PIPE"] = "stdin"
         process.environment = env
+        let pipe = Pipe()
+        process.standardInput = pipe
+        // A full pipe means wake-ups are already pending: the write is dropped, never waited for.
+        let flags = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_GETFL)
+        _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFL, flags | O_NONBLOCK)
         process.terminationHandler = { [weak self] p in self?.exited(child, process: p) }
         let started = try state.withLockedValue { s -> Bool in
             guard !s.stopping else { return false }
             try process.run()
-            s.running[child.name] = Running(process: process, started: Date(), delay: delay)
+            s.running[child.name]?.wake.closeFile()
+            s.running[child.name] = Running(process: process, started: Date(), delay: delay, wake: pipe.fileHandleForWriting)
             return true
         }
         if started {
@@ -67,10 +80,25 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
         }
     }
 
+    /// Tells the workers of `extractors` that jobs of theirs may have become runnable: one line
+    /// per extractor on each such worker's wake pipe. Never blocks; a worker that has gone away or
+    /// has unread wake-ups already loses nothing by missing one (it claims at its next poll).
+    func wake(_ extractors: Set<String>) {
+        state.withLockedValue { s in
+            for (name, running) in s.running where extractors.contains(name) {
+                let line = Array((name + "\n").utf8)
+                _ = line.withUnsafeBytes { write(running.wake.fileDescriptor, $0.baseAddress, $0.count) }
+            }
+        }
+    }
+
     private func exited(_ child: Child, process: Process) {
         let (stopping, previous) = state.withLockedValue { s -> (Bool, Running?) in
             let previous = s.running[child.name]
-            if previous?.process === process { s.running[child.name] = nil }
+            if previous?.process === process {
+                s.running[child.name] = nil
+                previous?.wake.closeFile()
+            }
             return (s.stopping, previous)
         }
         guard !stopping else { return }

@@ -43,6 +43,11 @@ struct InProcessWorkers: LifecycleHandler {
         wakeups.start()
     }
 
+    /// Rings the pools of `extractors` (jobs of theirs were just enqueued).
+    func wake(_ extractors: Set<String>) {
+        for pool in pools where extractors.contains(pool.settings.extractor) { pool.doorbell.ring() }
+    }
+
     func shutdownAsync(_ application: Application) async {
         wakeups.stop()
         for pool in pools { await pool.stop() }
@@ -52,7 +57,9 @@ struct InProcessWorkers: LifecycleHandler {
 /// Wakes idle pools as soon as a job of their extractor becomes runnable. On PostgreSQL a
 /// trigger sends `NOTIFY karyon_jobs, '<extractor>'` (see `CreateWorkerPools`); this listens on
 /// a connection of its own and reconnects after failures. On SQLite there is nothing to listen
-/// to: pools poll (every half second when idle).
+/// to: the server rings the pools of its own process, and `karyon up`'s worker processes through
+/// their wake pipes (``WakePipe``); pools still poll, rarely, for jobs that become due on their
+/// own (a retry's backoff ending, a reaped lease).
 final class JobWakeups: Sendable {
     let databaseURL: String?
     let pools: [String: WorkerPool]
