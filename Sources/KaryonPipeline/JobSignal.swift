@@ -1,9 +1,9 @@
 import Foundation
 
 /// Wakes claimers waiting for work when jobs become runnable in this process (an upload commits,
-/// a study subscribes with backfill, a dead job is requeued, expired leases are reaped), so a
-/// long-polling worker gets a job at once instead of at its next poll; listeners pass the news
-/// on to worker pools (in this process, or in `karyon up`'s worker processes over a pipe).
+/// a study subscribes with backfill, a dead job is requeued), so a long-polling worker gets a job
+/// at once instead of at its next poll; listeners pass the news on to worker pools (in this
+/// process, or in `karyon up`'s worker processes over a pipe).
 ///
 /// It is a hint, not the truth: the queue is. A waiter always claims through ``JobQueue/claim(extractors:worker:now:)``
 /// after waking, and waits with a timeout, so jobs that become due without a signal (a retry's

@@ -179,7 +179,6 @@ final class IngestLoadTestTests {
         try await Task.sleep(for: .seconds(1))  // its first claim has found nothing; it now waits a minute
         let folder = try makeFolder("wake")
         FileManager.default.createFile(atPath: folder + "/field.png", contents: Data(try grayPNG(seed: 7)))
-        let uploaded = Date()
         let ingest = try server.ingest(folder)
         try #require(ingest.status == 0, "\(ingest.stderr)")
         var status = ""
@@ -188,7 +187,6 @@ final class IngestLoadTestTests {
             return status == "success"
         }
         #expect(done, "study status \(status) after 30 s: \(log().suffix(2000))")
-        #expect(Date().timeIntervalSince(uploaded) < 30)
     }
 
     @Test("bad input and a bad token: one-line errors, exit status 1")

@@ -76,9 +76,9 @@ public struct ImageAnalyzer: Sendable {
     ///   after the other would; no results then.
     public func run(_ input: ExtractionInput, imageSHA256 digest: String) throws -> [ExtractionResult] {
         let extractors = self.extractors
-        var shared = input
-        if extractors.count > 1 { shared.shared = SharedWork() }
-        let input = shared
+        var prepared = input
+        if extractors.count > 1 { prepared.shared = SharedWork() }
+        let input = prepared
         let threads = Swift.min(Swift.max(1, extractorsAtOnce), extractors.count)
         guard threads > 1 else { return try extractors.map { try $0.run(input, imageSHA256: digest) } }
         let outcomes = Mutex([Result<ExtractionResult, any Error>?](repeating: nil, count: extractors.count))

@@ -71,7 +71,6 @@ final class WorkerSupervisor: LifecycleHandler, Sendable {
         let started = try state.withLockedValue { s -> Bool in
             guard !s.stopping else { return false }
             try process.run()
-            s.running[child.name]?.wake.closeFile()
             s.running[child.name] = Running(process: process, started: Date(), delay: delay, wake: pipe.fileHandleForWriting)
             return true
         }
