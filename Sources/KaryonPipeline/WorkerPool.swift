@@ -177,6 +177,16 @@ public actor WorkerPool {
             let message = failure?.message ?? String(describing: error)
             let state = try? await queue.fail(job, error: message, retryable: failure?.retryable ?? true)
             logger.warning("job failed", metadata: meta.merging(["error": "\(message)", "job.state": "\(state.map(\.rawValue) ?? "fenced")"]) { $1 })
+            if state == .failed {
+                // Ring when the retry is due at the latest (the backoff's jitter only shortens
+                // it), so a pool that polls rarely does not leave it waiting for the next poll.
+                let due = queue.policy.delay(afterAttempt: job.attempt, jitter: 1)
+                let doorbell = self.doorbell
+                Task {
+                    try? await Task.sleep(for: .seconds(due))
+                    doorbell.ring()
+                }
+            }
             if let state { await events?(.failed(job, state: state, message: message)) }
         }
     }

@@ -3,10 +3,27 @@ import Foundation
 import KaryonAnalysis
 import KaryonPipeline
 import KaryonStore
+import KaryonTestSupport
 import Logging
+import Synchronization
 import Testing
 import Vapor
 @testable import KaryonServer
+
+/// Fails its first run (retryably), then succeeds.
+private struct FlakyExtractor: Extractor {
+    static let runs = Atomic<Int>(0)
+    static let descriptor = ExtractorDescriptor(
+        id: "flaky", version: "1.0.0", summary: "test", references: [], parameters: [], determinism: .bitExact)
+    init(parameters: ParameterSet) throws {}
+    func columns(for layout: InputLayout) -> [FeatureColumn] { [FeatureColumn("value", help: "1")] }
+    func extract(_ input: ExtractionInput) throws -> FeatureVector {
+        if Self.runs.add(1, ordering: .relaxed).oldValue == 0 { throw ExtractorError(.failed, "flaky: the first run fails") }
+        var out = FeatureVector()
+        out.append("value", 1.0)
+        return out
+    }
+}
 
 @Suite("Job queue: leases, fencing, retries, dead letters; in-process workers")
 struct PipelineTests {
@@ -77,6 +94,32 @@ struct PipelineTests {
             #expect(try await Job.find(dead.id, on: server.app.db)?.state == "queued")
             let queueReply = try await server.send(.GET, "/api/v1/queue", token: admin)
             #expect(queueReply.array.contains { $0["extractor"] as? String == "color" })
+        }
+    }
+
+    @Test("a failed job is retried when its backoff ends, not at the pool's next poll")
+    func retryRingsTheDoorbell() async throws {
+        try await TestServer.with { server in
+            _ = try await seeded(server, images: 1)
+            let image = try #require(try await ImageRecord.query(on: server.app.db).first())
+            let job = Job(imageID: try image.requireID(), studyID: image.studyID, extractorID: "flaky", extractorVersion: "1.0.0",
+                          parameters: "{}", parameterHash: "flaky")
+            try await job.create(on: server.app.db)
+            // A poll of a minute: only the ring at the end of the 0.2 s backoff gets the retry run.
+            let pool = WorkerPool(
+                queue: JobQueue(database: server.app.db, policy: QueuePolicy(lease: 30, backoff: 0.2)),
+                runner: JobRunner(database: server.app.db, blobs: try #require(server.parts).blobs, registry: ExtractorRegistry([FlakyExtractor.self])),
+                settings: .init(extractor: "flaky", scaling: .fixed(1), idlePoll: 60, reaps: false),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            await pool.start()
+            var state = ""
+            let retried = await eventually(within: 20) {
+                state = (try? await Job.find(job.id, on: server.app.db))?.state ?? ""
+                return state == "succeeded"
+            }
+            await pool.stop()
+            #expect(retried, "the job is \(state)")
+            #expect(FlakyExtractor.runs.load(ordering: .relaxed) == 2)
         }
     }
 
