@@ -40,8 +40,8 @@ public struct WorkerOptions: Sendable {
 
     /// The idle poll between claims when the queue is empty, for a worker that `karyon up` wakes
     /// through its pipe whenever it enqueues jobs: the poll then only finds jobs that became due
-    /// on their own (a retry's backoff ending, a reaped lease). An idle `karyon up` on SQLite
-    /// used 2.3% of a core with every pool polling twice a second.
+    /// on their own (a reaped lease, a retry of a job another process failed). An idle
+    /// `karyon up` on SQLite used 2.3% of a core with every pool polling twice a second.
     public static let wokenIdlePoll: TimeInterval = 5
 
     /// The wake pipe (`KARYON_WAKE_PIPE=stdin`, set by `karyon up`) and the idle poll

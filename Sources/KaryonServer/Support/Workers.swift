@@ -59,7 +59,8 @@ struct InProcessWorkers: LifecycleHandler {
 /// a connection of its own and reconnects after failures. On SQLite there is nothing to listen
 /// to: the server rings the pools of its own process, and `karyon up`'s worker processes through
 /// their wake pipes (``WakePipe``); pools still poll, rarely, for jobs that become due on their
-/// own (a retry's backoff ending, a reaped lease).
+/// own (a reaped lease, a retry of a job another process failed; a pool rings itself for its own
+/// retries).
 final class JobWakeups: Sendable {
     let databaseURL: String?
     let pools: [String: WorkerPool]
