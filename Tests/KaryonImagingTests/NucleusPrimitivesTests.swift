@@ -35,8 +35,8 @@ struct NucleusPrimitivesTests {
         #expect(throws: ImagingError.self) { try image.expanded(by: -1) }
     }
 
-    @Test("expansion within a reach equals the whole feature transform's, label for label (blobs, tall and wide images)",
-          arguments: [(97, 61, 4.0), (61, 97, 6.5), (300, 40, 10.0), (40, 300, 1.0)])
+    @Test("expansion within a reach equals the whole feature transform's, label for label (blobs, tall and wide images; reaches scanned by window and by envelope)",
+          arguments: [(97, 61, 4.0), (61, 97, 6.5), (300, 40, 10.0), (40, 300, 1.0), (250, 180, 64.9), (180, 250, 65.0)])
     func expansionEqualsFeatureTransform(w: Int, h: Int, distance: Double) throws {
         var random = RegionPropertiesTests.SplitMix(state: UInt64(w * 1000 + h))
         var raw = [Int32](repeating: 0, count: w * h)

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 
 /// Runs `body` over `0..<count` split into contiguous chunks on all cores, for row loops of
@@ -19,6 +20,47 @@ func parallelChunks(_ count: Int, minimumChunk: Int = 16, _ body: (Range<Int>) -
             let end = min(count, start + size)
             if start < end { box.value(start..<end) }
         }
+    }
+}
+
+/// Runs two independent steps of one image's analysis at the same time, `second` on a thread of
+/// its own, when the image may use more than one core (``Parallelism``); otherwise `first`, then
+/// `second`. A step that waits on a serial stretch of the other (a reconstruction's scans, a
+/// table built row by row) then leaves the other core to it.
+///
+/// A thread of its own, not `concurrentPerform`: the steps' own pixel loops (``parallelChunks``)
+/// keep all cores, where libdispatch gives a parallel loop nested in `concurrentPerform` one
+/// thread on two cores.
+/// - Throws: `first`'s error, else `second`'s (both steps always finish).
+public func concurrently<A, B>(_ first: () throws -> A, _ second: () throws -> B) throws -> (A, B) {
+    guard Parallelism.threadsPerImage > 1 else { return (try first(), try second()) }
+    return try withoutActuallyEscaping(second) { second in
+        let step = SecondStep(second)
+        Thread.detachNewThread { step.run() }
+        let a = Result { try first() }
+        return (try a.get(), try step.wait())
+    }
+}
+
+/// ``concurrently(_:_:)``'s second step: run on another thread, which drops the closure before it
+/// signals (the closure must not outlive the call), and waited for.
+private final class SecondStep<B>: @unchecked Sendable {
+    private var work: (() throws -> B)?
+    private var outcome: Result<B, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping () throws -> B) { self.work = work }
+
+    func run() {
+        outcome = Result { try work!() }
+        work = nil
+        done.signal()
+    }
+
+    /// The step's value, once it has finished.
+    func wait() throws -> B {
+        done.wait()
+        return try outcome!.get()
     }
 }
 

@@ -2,10 +2,10 @@ extension Morphology {
     /// `skimage.morphology.reconstruction(seed, mask, method='dilation')` with the full 3×3
     /// neighbourhood: repeated dilation of `seed` bounded by `mask`, to stability.
     ///
-    /// Vincent's hybrid algorithm: a forward and a backward raster scan (one more pair when over
-    /// 1/256 of the pixels could still raise a neighbour), then a FIFO queue of the pixels that can
-    /// still raise a neighbour. The images are framed by one pixel of −∞ so that
-    /// the scans need no bounds checks. The reconstruction is unique, so the result does not depend
+    /// Vincent's hybrid algorithm: a forward and a backward raster scan (one more pair when a
+    /// sample of every eighth row says over 1/256 of the pixels could still raise a neighbour),
+    /// then a FIFO queue of the pixels that can still raise a neighbour. The images are framed by
+    /// one pixel of −∞ so that the scans need no bounds checks. The reconstruction is unique, so the result does not depend
     /// on the scan or queue order.
     ///
     /// - Throws: ``ImagingError`` for different sizes, more than one channel, NaN, or `seed > mask` somewhere.
@@ -22,33 +22,44 @@ extension Morphology {
             throw ImagingError(.sizeMismatch, "seed \(seed.width)×\(seed.height) and mask \(mask.width)×\(mask.height) differ")
         }
         let w = seed.width, h = seed.height
-        let pw = w + 2, ph = h + 2
-        guard pw * ph <= Int(Int32.max) else {
-            throw ImagingError(.invalidArgument, "reconstruction handles up to 2³¹ pixels; tile the \(w)×\(h) image")
-        }
-        var j = [Float](repeating: -.infinity, count: pw * ph)
-        var m = [Float](repeating: -.infinity, count: pw * ph)
         var exceeds = 0, undefined = 0
         seed.withUnsafeSamples { s in
             mask.withUnsafeSamples { k in
-                j.withUnsafeMutableBufferPointer { j in
-                    m.withUnsafeMutableBufferPointer { m in
-                        for y in 0..<h {
-                            let a = s.baseAddress! + y * w, b = k.baseAddress! + y * w
-                            (j.baseAddress! + (y + 1) * pw + 1).update(from: a, count: w)
-                            (m.baseAddress! + (y + 1) * pw + 1).update(from: b, count: w)
-                            for x in 0..<w {
-                                exceeds &+= a[x] > b[x] ? 1 : 0
-                                undefined &+= a[x].isNaN || b[x].isNaN ? 1 : 0
-                            }
-                        }
-                    }
+                for i in 0..<(w * h) {
+                    exceeds &+= s[i] > k[i] ? 1 : 0
+                    undefined &+= s[i].isNaN || k[i].isNaN ? 1 : 0
                 }
             }
         }
         guard undefined == 0 else { throw ImagingError(.invalidArgument, "reconstruction needs values without NaN") }
         guard exceeds == 0 else {
             throw ImagingError(.invalidArgument, "the seed must not exceed the mask anywhere (dilation reconstruction)")
+        }
+        return try reconstructByDilation(checkedSeed: seed, mask: mask)
+    }
+
+    /// ``reconstructByDilation(seed:mask:)`` for inputs known to be valid: one channel each, the
+    /// same size, no NaN, `seed ≤ mask` (an erosion of the mask, say), under 2³¹ framed pixels.
+    /// - Throws: ``ImagingError`` for images over 2³¹ framed pixels.
+    static func reconstructByDilation(checkedSeed seed: Image<Float>, mask: Image<Float>) throws -> Image<Float> {
+        let w = seed.width, h = seed.height
+        let pw = w + 2, ph = h + 2
+        guard pw * ph <= Int(Int32.max) else {
+            throw ImagingError(.invalidArgument, "reconstruction handles up to 2³¹ pixels; tile the \(w)×\(h) image")
+        }
+        var j = [Float](repeating: -.infinity, count: pw * ph)
+        var m = [Float](repeating: -.infinity, count: pw * ph)
+        seed.withUnsafeSamples { s in
+            mask.withUnsafeSamples { k in
+                j.withUnsafeMutableBufferPointer { j in
+                    m.withUnsafeMutableBufferPointer { m in
+                        for y in 0..<h {
+                            (j.baseAddress! + (y + 1) * pw + 1).update(from: s.baseAddress! + y * w, count: w)
+                            (m.baseAddress! + (y + 1) * pw + 1).update(from: k.baseAddress! + y * w, count: w)
+                        }
+                    }
+                }
+            }
         }
         j.withUnsafeMutableBufferPointer { jb in
             m.withUnsafeBufferPointer { mb in
@@ -119,26 +130,45 @@ extension Morphology {
                 }
                 // Backward scan: neighbours below and to the right; the pixels that can still raise
                 // one of those neighbours q (j[q] < min(j[p], m[q])) are queued.
-                func backward(_ queue: inout ReconstructionQueue) {
+                // With `queue` nil, the scan only counts the unstable pixels of every eighth row
+                // (returned), to decide whether one more pair of scans is worth it; with
+                // `scanning` false, it only queues (after a scan that sampled).
+                func backward(_ queue: UnsafeMutablePointer<ReconstructionQueue>?, scanning: Bool = true) -> Int {
                     @inline(__always) func below(_ q: Int, _ v: Float) -> UInt8 { j[q] < lo(v, m[q]) ? 1 : 0 }
-                    /// Queues the pixels of row `y` that can still raise a neighbour below or to the right.
-                    func enqueue(_ y: Int) {
+                    var sampled = 0
+                    /// Marks the pixels of row `y` that can still raise a neighbour below or to the right.
+                    func mark(_ y: Int) {
                         let row = y * pw, down = row + pw
                         for x in 1...w {
                             let v = j[row + x]
                             unstable[x] = below(row + x + 1, v) | below(down + x - 1, v) | below(down + x, v) | below(down + x + 1, v)
                         }
+                    }
+                    /// Queues the unstable pixels of row `y`, or counts them when sampling.
+                    func enqueue(_ y: Int) {
+                        guard let queue else {
+                            guard y % 8 == 0 else { return }
+                            mark(y)
+                            for x in 1...w { sampled &+= Int(unstable[x]) }
+                            return
+                        }
+                        mark(y)
+                        let row = y * pw
                         // Few pixels are unstable: skip eight stable ones at a time, right to left.
-                        queue.reserve(w)
+                        queue.pointee.reserve(w)
                         var x = w
                         while x >= 1 {
                             if x >= 8 && UnsafeRawPointer(unstable + x - 7).loadUnaligned(as: UInt64.self) == 0 {
                                 x -= 8
                                 continue
                             }
-                            queue.push(row + x, if: unstable[x] != 0)
+                            queue.pointee.push(row + x, if: unstable[x] != 0)
                             x -= 1
                         }
+                    }
+                    guard scanning else {
+                        for y in stride(from: h, through: 1, by: -1) { enqueue(y) }
+                        return 0
                     }
                     var y = h
                     while y - 3 >= 1 && w >= 7 {
@@ -183,21 +213,25 @@ extension Morphology {
                         enqueue(y)
                         y -= 1
                     }
+                    return sampled
                 }
                 // Where the paths that raise pixels wind (noise on a flat background), the FIFO
                 // below raises the same pixels again and again: on a 1024² H-DAB field two scans
                 // left 37 k unstable pixels and the FIFO then made a million visits (22 ms); one
-                // more pair of scans (9 ms) left 9 k, and the FIFO took 5 ms. So one more pair when
-                // over 1/256 of the pixels are unstable. The queue of the last backward scan is exact whatever the number of
-                // scans (Vincent's hybrid only needs every pixel that can still raise a neighbour queued).
+                // more pair of scans (9 ms) left 9 k, and the FIFO took 5 ms. So the first backward
+                // scan counts the unstable pixels of every eighth row, and when they stand for over
+                // 1/256 of the image, one more pair of scans runs. The last backward scan queues
+                // every pixel that can still raise a neighbour, which is all Vincent's hybrid needs
+                // whatever the number of scans.
                 var queue = ReconstructionQueue(capacity: Swift.max(1024, w * h / 8))
                 defer { queue.deallocate() }
                 forward()
-                backward(&queue)
-                if queue.count > w * h / 256 {
-                    queue.removeAll()
+                let estimate = 8 * backward(nil)
+                if estimate > w * h / 256 {
                     forward()
-                    backward(&queue)
+                    _ = backward(&queue)
+                } else {
+                    _ = backward(&queue, scanning: false)
                 }
                 // FIFO propagation: a neighbour q below min(j[p], m[q]) is raised to it and queued
                 // (j ≤ m everywhere, so this is Vincent's test j[q] < j[p] and j[q] ≠ m[q]). The frame
@@ -261,14 +295,6 @@ struct ReconstructionQueue {
     mutating func push(_ index: Int, if condition: Bool) {
         buffer[tail & (capacity - 1)] = Int32(truncatingIfNeeded: index)
         tail += condition ? 1 : 0
-    }
-
-    /// Queued indices.
-    var count: Int { tail - head }
-
-    mutating func removeAll() {
-        head = 0
-        tail = 0
     }
 
     @inline(__always)

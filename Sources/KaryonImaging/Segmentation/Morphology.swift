@@ -122,7 +122,9 @@ public enum Morphology {
     /// image. Removes bright structures smaller than the disk while keeping the shape of the
     /// rest exactly — the background estimate of QuPath's cell detection.
     public static func openingByReconstruction(_ image: Image<Float>, radius: Int) throws -> Image<Float> {
-        try reconstructByDilation(seed: try erode(image, radius: radius), mask: image)
+        // An erosion by a disk holding the origin never exceeds the image, and `erode` refuses NaN.
+        let eroded = try erode(image, radius: radius)
+        return try reconstructByDilation(checkedSeed: eroded, mask: image)
     }
 
     /// Erosion or dilation of a binary mask by `disk(1)`, the pixel and its four edge neighbours;

@@ -209,7 +209,7 @@ public struct NucleusDetector: Sendable, Equatable {
         // result are the maxima at least `depth` above the saddle to any higher maximum.
         let seed = Image<Float>(unchecked: w, h, 1, finite.map { max(0, $0 - Float(splitDepth)) })
         let mask = Image<Float>(unchecked: w, h, 1, finite)
-        let dome = try Morphology.reconstructByDilation(seed: seed, mask: mask).pixels
+        let dome = try Morphology.reconstructByDilation(checkedSeed: seed, mask: mask).pixels
         let domeValues = (0..<(w * h)).map { fg[$0] != 0 ? Double(dome[$0]) : -1 }
         // Outside the foreground (−1, below every distance) nothing is flooded.
         let peaks = try regionalMaxima(domeValues, width: w, height: h, connectivity: .eight, mask: foreground)

@@ -67,9 +67,12 @@ struct NucleusAnalysis: Sendable {
         self.settings = settings
         pixelSize = input.pixelSizeMicrons
         let mask = try input.maskSamples(extractor)
-        let detector = try settings.detector(pixelSize: pixelSize, extractor: extractor)
+        var detector = try settings.detector(pixelSize: pixelSize, extractor: extractor)
+        // Cells are grown here, beside the nuclei's shape measurements.
+        let expansion = detector.cellExpansion
+        detector.cellExpansion = 0
         let image = input.image
-        let prepared: (detection: Image<Float>, channels: Image<Float>, names: [String])
+        let prepared: Planes
         switch settings.mode {
         case .brightfield:
             guard image.colorChannels == 3 else {
@@ -93,18 +96,18 @@ struct NucleusAnalysis: Sendable {
         case .fluorescence:
             prepared = try image.visit(FluorescencePlanes(channel: settings.channel, extractor: extractor))
         }
-        channels = prepared.channels
         channelNames = prepared.names
+        // The measurement channels are laid out while the nuclei are found; the cells are grown
+        // while the nuclei are measured.
         let found: NucleusDetector.Result
         do {
-            found = try detector.detect(prepared.detection)
+            (found, channels) = try concurrently({ try detector.detect(prepared.detection) }, prepared.measurement)
         } catch let e as ImagingError {
             throw ExtractorError(.invalidInput, "\(extractor): \(e.message)")
         }
         var nuclei = found.nuclei
-        var cells = found.cells
+        var (cells, props) = try concurrently({ expansion > 0 ? try nuclei.expanded(by: expansion) : nil }, { try nuclei.regionProperties() })
         analyzedPixels = mask.map { m in m.reduce(0) { $0 + ($1 != 0 ? 1 : 0) } } ?? image.width * image.height
-        var props = try nuclei.regionProperties()
         if let mask {
             // Keep nuclei whose centroid is inside the mask.
             let w = nuclei.width
@@ -219,12 +222,20 @@ struct NucleusAnalysis: Sendable {
     }
 }
 
+/// What detection and measurement read from an image: the detection image now, the measurement
+/// channels when ``measurement`` is called (it may run on another thread, beside the detection).
+private struct Planes: Sendable {
+    var detection: Image<Float>
+    var measurement: @Sendable () throws -> Image<Float>
+    var names: [String]
+}
+
 /// Brightfield planes: the detection image, and the measurement channels red, green, blue,
 /// brightness (sample units) and the first two stains' OD.
 private struct BrightfieldPlanes: ImageVisitor {
     let settings: NucleusPipelineSettings
 
-    func visit<P: PixelComponent>(_ image: Image<P>) throws -> (detection: Image<Float>, channels: Image<Float>, names: [String]) {
+    func visit<P: PixelComponent>(_ image: Image<P>) throws -> Planes {
         let stains = try deconvolveStains(image, matrix: settings.stains, convention: .qupath())
         let w = image.width, h = image.height, n = w * h, c = image.channels
         let (first, second) = settings.measuredStains
@@ -232,38 +243,41 @@ private struct BrightfieldPlanes: ImageVisitor {
         var od: [Float]? = nil
         if settings.detection == "od-sum" { od = try opticalDensity(image).pixels }
         // Every sample of both planes is written below, so they start uninitialised.
-        var detection: [Float] = []
-        var channels: [Float] = []
-        image.withUnsafeSamples { s in
-            st.withUnsafeBufferPointer { st in
-                channels = [Float](unsafeUninitializedCapacity: n * 6) { out, count in
-                    for i in 0..<n {
-                        let r = s[i * c].floatValue, g = s[i * c + 1].floatValue, b = s[i * c + 2].floatValue
-                        out[i * 6] = r
-                        out[i * 6 + 1] = g
-                        out[i * 6 + 2] = b
-                        out[i * 6 + 3] = 0.2125 * r + 0.7154 * g + 0.0721 * b
-                        out[i * 6 + 4] = st[i * 3 + first]
-                        out[i * 6 + 5] = st[i * 3 + second]
-                    }
-                    count = n * 6
+        let detection = st.withUnsafeBufferPointer { st in
+            [Float](unsafeUninitializedCapacity: n) { d, count in
+                switch settings.detection {
+                case "od-sum":
+                    let od = od!
+                    for i in 0..<n { d[i] = od[i * 3] + od[i * 3 + 1] + od[i * 3 + 2] }
+                case "hematoxylin+dab":
+                    for i in 0..<n { d[i] = max(0, st[i * 3 + first]) + max(0, st[i * 3 + second]) }
+                default:
+                    for i in 0..<n { d[i] = st[i * 3 + first] }
                 }
-                detection = [Float](unsafeUninitializedCapacity: n) { d, count in
-                    switch settings.detection {
-                    case "od-sum":
-                        let od = od!
-                        for i in 0..<n { d[i] = od[i * 3] + od[i * 3 + 1] + od[i * 3 + 2] }
-                    case "hematoxylin+dab":
-                        for i in 0..<n { d[i] = max(0, st[i * 3 + first]) + max(0, st[i * 3 + second]) }
-                    default:
-                        for i in 0..<n { d[i] = st[i * 3 + first] }
-                    }
-                    count = n
-                }
+                count = n
             }
         }
-        return (try Image(width: w, height: h, channels: 1, pixels: detection),
-                try Image(width: w, height: h, channels: 6, pixels: channels), settings.channelNames(colorChannels: 3))
+        let measurement: @Sendable () throws -> Image<Float> = {
+            let channels = image.withUnsafeSamples { s in
+                st.withUnsafeBufferPointer { st in
+                    [Float](unsafeUninitializedCapacity: n * 6) { out, count in
+                        for i in 0..<n {
+                            let r = s[i * c].floatValue, g = s[i * c + 1].floatValue, b = s[i * c + 2].floatValue
+                            out[i * 6] = r
+                            out[i * 6 + 1] = g
+                            out[i * 6 + 2] = b
+                            out[i * 6 + 3] = 0.2125 * r + 0.7154 * g + 0.0721 * b
+                            out[i * 6 + 4] = st[i * 3 + first]
+                            out[i * 6 + 5] = st[i * 3 + second]
+                        }
+                        count = n * 6
+                    }
+                }
+            }
+            return try Image(width: w, height: h, channels: 6, pixels: channels)
+        }
+        return Planes(detection: try Image(width: w, height: h, channels: 1, pixels: detection), measurement: measurement,
+                      names: settings.channelNames(colorChannels: 3))
     }
 }
 
@@ -273,7 +287,7 @@ private struct FluorescencePlanes: ImageVisitor {
     let channel: String
     let extractor: String
 
-    func visit<P: PixelComponent>(_ image: Image<P>) throws -> (detection: Image<Float>, channels: Image<Float>, names: [String]) {
+    func visit<P: PixelComponent>(_ image: Image<P>) throws -> Planes {
         let colors = image.channels == 2 || image.channels == 4 ? image.channels - 1 : image.channels
         let names = colors == 1 ? ["gray"] : ["red", "green", "blue"]
         let index: Int
@@ -289,14 +303,18 @@ private struct FluorescencePlanes: ImageVisitor {
         let w = image.width, h = image.height, n = w * h, c = image.channels
         let scale = Float(1 / P.nominalMax)
         var detection = [Float](repeating: 0, count: n)
-        var channels = [Float](repeating: 0, count: n * colors)
         image.withUnsafeSamples { s in
-            for i in 0..<n {
-                for k in 0..<colors { channels[i * colors + k] = s[i * c + k].floatValue }
-                detection[i] = s[i * c + index].floatValue * scale
-            }
+            for i in 0..<n { detection[i] = s[i * c + index].floatValue * scale }
         }
-        return (try Image(width: w, height: h, channels: 1, pixels: detection),
-                try Image(width: w, height: h, channels: colors, pixels: channels), names)
+        let measurement: @Sendable () throws -> Image<Float> = {
+            var channels = [Float](repeating: 0, count: n * colors)
+            image.withUnsafeSamples { s in
+                for i in 0..<n {
+                    for k in 0..<colors { channels[i * colors + k] = s[i * c + k].floatValue }
+                }
+            }
+            return try Image(width: w, height: h, channels: colors, pixels: channels)
+        }
+        return Planes(detection: try Image(width: w, height: h, channels: 1, pixels: detection), measurement: measurement, names: names)
     }
 }
