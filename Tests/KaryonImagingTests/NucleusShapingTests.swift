@@ -104,23 +104,58 @@ struct NucleusShapingTests {
         var detector = NucleusDetector()
         detector.smoothingRadius = smoothing
         detector.splitDepth = 1
-        let perComponent = try detector.shapeComponents(try labelComponents(foreground, connectivity: .eight))
+        detector.minArea = 0
+        detector.maxArea = Double(w * h)
+        let components = ComponentRuns(foreground)
+        let perComponent = try detector.shapeComponents(components, width: w, height: h, background: nil)
         // Whole field: one distance transform, reconstruction and flood, then one opening.
         var whole = try detector.splitTouching(foreground)
-        if smoothing >= 0.5 {
-            let opened = try Morphology.open(whole.foreground, radius: Int(smoothing.rounded())).pixels
-            for i in 0..<(w * h) where opened[i] == 0 { whole.labels[i] = 0 }
-        }
+        let opened = smoothing >= 0.5 ? try Morphology.open(whole.foreground, radius: Int(smoothing.rounded())).pixels : foreground.pixels
+        for i in 0..<(w * h) where opened[i] == 0 { whole.labels[i] = 0 }
+        /// Labels left with pixels: nuclei the opening removes are not numbered.
+        func survivors(_ labels: [Int32]) -> Int { Set(labels).subtracting([0]).count }
         #expect(perComponent.count >= 40 / 2, "the discs should give many nuclei")
         // The same nuclei, pixel for pixel, except where the flood meets a tie between two markers
         // of equal height: which marker's pixel pops first depends on the heap's other contents.
         let difference = partitionDifference(perComponent, whole)
-        #expect(perComponent.count == whole.count)
+        #expect(perComponent.count == survivors(whole.labels))
         #expect(difference.background == 0)
         #expect(difference.reassigned <= 8, "\(difference.reassigned) pixels in other nuclei")
         // Without splitting each component is one nucleus.
         detector.splitByShape = false
-        let unsplit = try detector.shapeComponents(try labelComponents(foreground, connectivity: .eight))
-        #expect(unsplit.count == (try labelComponents(foreground, connectivity: .eight)).count)
+        let unsplit = try detector.shapeComponents(components, width: w, height: h, background: nil)
+        let labelled = try labelComponents(foreground, connectivity: .eight)
+        #expect(unsplit.count == survivors((0..<(w * h)).map { opened[$0] != 0 ? labelled.labels[$0] : 0 }))
+        if smoothing < 0.5 { #expect(unsplit == labelled, "numbered in raster order, as labelComponents numbers them") }
+    }
+
+    @Test("components found from row runs equal labelComponents (8-connected), numbering and boxes, with and without hole filling, on random masks",
+          arguments: [(1, 1), (1, 37), (37, 1), (9, 7), (64, 48), (203, 117)])
+    func componentRunsEqualLabelling(w: Int, h: Int) throws {
+        var random = SplitMix(state: UInt64(w * 7919 + h))
+        for density in [0.0, 0.2, 0.5, 0.65, 0.8, 1.0] {
+            let mask = (0..<(w * h)).map { _ in Double(random.next() % 1000) / 1000 < density ? UInt8(1 + random.next() % 3) : 0 }
+            let image = Image<UInt8>(unchecked: w, h, 1, mask)
+            let filled = mask.withUnsafeBufferPointer { ComponentRuns.filled($0.baseAddress!, width: w, height: h, stride: w) }
+            for (runs, expected) in [(ComponentRuns(image), try labelComponents(image, connectivity: .eight)),
+                                     (filled, try labelComponents(try Morphology.fillHoles(image), connectivity: .eight))] {
+                var painted = [Int32](repeating: 0, count: w * h)
+                for c in stride(from: 1, through: runs.count, by: 1) { runs.paint(c, Int32(c), into: &painted, width: w) }
+                #expect(runs.count == expected.count)
+                #expect(painted == expected.labels, "\(w)×\(h) at density \(density)")
+                for c in stride(from: 1, through: runs.count, by: 1) {
+                    let pixels = (0..<(w * h)).filter { expected.labels[$0] == Int32(c) }
+                    #expect(runs.minX[c] == pixels.map { $0 % w }.min() && runs.maxX[c] == pixels.map { $0 % w }.max())
+                    #expect(runs.minY[c] == pixels.map { $0 / w }.min() && runs.maxY[c] == pixels.map { $0 / w }.max())
+                }
+            }
+        }
+        // A ring with a hole holding an island: filled, one component; not filled, two.
+        var ring = [UInt8](repeating: 0, count: 81)
+        for y in 1...7 { for x in 1...7 where y == 1 || y == 7 || x == 1 || x == 7 { ring[y * 9 + x] = 1 } }
+        ring[4 * 9 + 4] = 1
+        let filledRing = ring.withUnsafeBufferPointer { ComponentRuns.filled($0.baseAddress!, width: 9, height: 9, stride: 9) }
+        #expect(filledRing.count == 1 && filledRing.runs.map { Int($0.last - $0.first + 1) }.reduce(0, +) == 49)
+        #expect(ComponentRuns(Image<UInt8>(unchecked: 9, 9, 1, ring)).count == 2)
     }
 }

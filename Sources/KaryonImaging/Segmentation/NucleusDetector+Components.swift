@@ -16,50 +16,56 @@ extension NucleusDetector {
     /// Watershed ties between markers of equal height may resolve in another order than one
     /// whole-field flood would; both are watersheds of the same relief.
     ///
-    /// - Returns: the nuclei, labelled with distinct but not yet sequential numbers.
-    func shapeComponents(_ components: LabelImage) throws -> LabelImage {
-        let w = components.width, h = components.height, count = components.count
-        guard count > 0 else { return components }
+    /// Then the nuclei outside [`minArea`, `maxArea`] or whose mean `background` exceeds
+    /// `maxBackground` are dropped, and the others are numbered 1…n in raster order of their first
+    /// pixel; each component's area, background sum and first pixel are taken in its box, in
+    /// parallel, in the raster order a whole-image pass would take them.
+    func shapeComponents(_ components: ComponentRuns, width w: Int, height h: Int, background: [Float]?) throws -> LabelImage {
+        let count = components.count
+        var labels = [Int32](repeating: 0, count: w * h)
+        guard count > 0 else { return LabelImage(unchecked: w, h, labels, count: 0) }
         let margin = 1
-        // Bounding boxes.
-        var x0 = [Int](repeating: Int.max, count: count + 1), x1 = [Int](repeating: -1, count: count + 1)
-        var y0 = [Int](repeating: Int.max, count: count + 1), y1 = [Int](repeating: -1, count: count + 1)
-        components.labels.withUnsafeBufferPointer { l in
-            for y in 0..<h {
-                for x in 0..<w {
-                    let c = Int(l[y * w + x])
-                    guard c != 0 else { continue }
-                    if x < x0[c] { x0[c] = x }
-                    if x > x1[c] { x1[c] = x }
-                    if y < y0[c] { y0[c] = y }
-                    y1[c] = y
-                }
-            }
-        }
         /// Component c's bounding box grown by the margin, clipped to the image.
         func box(_ c: Int) -> (x: Int, y: Int, width: Int, height: Int) {
-            let bx = Swift.max(0, x0[c] - margin), by = Swift.max(0, y0[c] - margin)
-            return (bx, by, Swift.min(w, x1[c] + margin + 1) - bx, Swift.min(h, y1[c] + margin + 1) - by)
+            let bx = Swift.max(0, components.minX[c] - margin), by = Swift.max(0, components.minY[c] - margin)
+            return (bx, by, Swift.min(w, components.maxX[c] + margin + 1) - bx, Swift.min(h, components.maxY[c] + margin + 1) - by)
         }
-        // Each component's nuclei in its box: local labels 1…k.
-        var local = [(labels: [Int32], count: Int)](repeating: ([], 0), count: count + 1)
+        /// One component's nuclei in its box (local labels 1…k), and per local label its area,
+        /// background sum and first pixel (index in the image).
+        struct Part {
+            var labels: [Int32] = [], count = 0
+            var area: [Int] = [], backgroundSum: [Double] = [], first: [Int] = []
+        }
+        var parts = [Part](repeating: Part(), count: count + 1)
         var failure: [Error?] = Array(repeating: nil, count: count + 1)
-        components.labels.withUnsafeBufferPointer { l in
-            local.withUnsafeMutableBufferPointer { out in
+        components.runs.withUnsafeBufferPointer { runs in
+            parts.withUnsafeMutableBufferPointer { out in
                 failure.withUnsafeMutableBufferPointer { fail in
-                    let source = UncheckedSendable(l.baseAddress!), results = SharedMutableBuffer(out.baseAddress!)
+                    let runs = UncheckedSendable(runs), results = SharedMutableBuffer(out.baseAddress!)
                     let errors = SharedMutableBuffer(fail.baseAddress!)
                     parallelChunks(count, minimumChunk: 1) { range in
                         for index in range {
                             let c = index + 1
                             let (bx, by, bw, bh) = box(c)
                             var mask = [UInt8](repeating: 0, count: bw * bh)
-                            for y in 0..<bh {
-                                let row = source.value + (by + y) * w + bx
-                                for x in 0..<bw where row[x] == Int32(c) { mask[y * bw + x] = 1 }
+                            for run in runs.value[components.start[c]..<components.start[c + 1]] {
+                                let row = (Int(run.row) - by) * bw - bx
+                                for x in Int(run.first)...Int(run.last) { mask[row + x] = 1 }
                             }
                             do {
-                                results[c] = try shapeComponent(Image(unchecked: bw, bh, 1, mask))
+                                let (local, k) = try shapeComponent(Image(unchecked: bw, bh, 1, mask))
+                                var part = Part(labels: local, count: k, area: [Int](repeating: 0, count: k + 1),
+                                                backgroundSum: [Double](repeating: 0, count: k + 1),
+                                                first: [Int](repeating: Int.max, count: k + 1))
+                                for y in 0..<bh {
+                                    for x in 0..<bw where local[y * bw + x] != 0 {
+                                        let l = Int(local[y * bw + x]), i = (by + y) * w + bx + x
+                                        part.area[l] += 1
+                                        if let background { part.backgroundSum[l] += Double(background[i]) }
+                                        if part.first[l] == Int.max { part.first[l] = i }
+                                    }
+                                }
+                                results[c] = part
                             } catch {
                                 errors[c] = error
                             }
@@ -69,21 +75,36 @@ extension NucleusDetector {
             }
         }
         if let error = failure.lazy.compactMap({ $0 }).first { throw error }
-        // Distinct numbers: component c's nuclei follow those of components 1…c−1.
-        var base = [Int32](repeating: 0, count: count + 2)
-        for c in 1...count { base[c + 1] = base[c] + Int32(local[c].count) }
-        var labels = [Int32](repeating: 0, count: w * h)
+        // The nuclei kept, numbered in raster order of their first pixel.
+        var kept: [(first: Int, component: Int32, local: Int32)] = []
+        for c in 1...count {
+            let part = parts[c]
+            for l in 1..<(part.count + 1) where part.area[l] > 0 {
+                let a = Double(part.area[l])
+                if a >= minArea && a <= maxArea && (background == nil || part.backgroundSum[l] / a <= maxBackground) {
+                    kept.append((part.first[l], Int32(c), Int32(l)))
+                }
+            }
+        }
+        kept.sort { $0.first < $1.first }
+        var number = parts.map { [Int32](repeating: 0, count: $0.count + 1) }
+        for (n, nucleus) in kept.enumerated() { number[Int(nucleus.component)][Int(nucleus.local)] = Int32(n + 1) }
         labels.withUnsafeMutableBufferPointer { o in
-            local.withUnsafeBufferPointer { parts in
-                let output = SharedMutableBuffer(o.baseAddress!), parts = UncheckedSendable(parts.baseAddress!)
-                parallelChunks(count, minimumChunk: 1) { range in
-                    for index in range {
-                        let c = index + 1
-                        let (bx, by, bw, bh) = box(c)
-                        parts.value[c].labels.withUnsafeBufferPointer { part in
-                            for y in 0..<bh {
-                                for x in 0..<bw where part[y * bw + x] != 0 {
-                                    output[(by + y) * w + bx + x] = base[c] + part[y * bw + x]
+            parts.withUnsafeBufferPointer { parts in
+                number.withUnsafeBufferPointer { number in
+                    let output = SharedMutableBuffer(o.baseAddress!), parts = UncheckedSendable(parts.baseAddress!)
+                    let number = UncheckedSendable(number.baseAddress!)
+                    parallelChunks(count, minimumChunk: 1) { range in
+                        for index in range {
+                            let c = index + 1
+                            let (bx, by, bw, bh) = box(c)
+                            let renumber = number.value[c]
+                            parts.value[c].labels.withUnsafeBufferPointer { part in
+                                for y in 0..<bh {
+                                    for x in 0..<bw where part[y * bw + x] != 0 {
+                                        let n = renumber[Int(part[y * bw + x])]
+                                        if n != 0 { output[(by + y) * w + bx + x] = n }
+                                    }
                                 }
                             }
                         }
@@ -91,7 +112,7 @@ extension NucleusDetector {
                 }
             }
         }
-        return LabelImage(unchecked: w, h, labels, count: Int(base[count + 1]))
+        return LabelImage(unchecked: w, h, labels, count: kept.count)
     }
 
     /// One component's nuclei (local labels 1…k) in its box: split by shape, then smoothed.

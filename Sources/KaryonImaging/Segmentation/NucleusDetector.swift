@@ -14,7 +14,8 @@
 ///    transform of the foreground; a marker-controlled watershed on −distance splits touching
 ///    nuclei along their necks (Malpica et al. 1997). Without splitting, connected components;
 /// 6. boundary smoothing: a binary opening with a disk of `smoothingRadius`. Steps 5 and 6 run on
-///    each connected component's bounding box, in parallel (``shapeComponents(_:)``);
+///    each connected component's bounding box, in parallel
+///    (``shapeComponents(_:width:height:background:)``);
 /// 7. nuclei outside [`minArea`, `maxArea`] or whose mean background exceeds `maxBackground` are
 ///    dropped; labels are renumbered 1…n in raster order;
 /// 8. optional cells: the nuclei expanded by `cellExpansion` without overlap (nearest nucleus).
@@ -122,68 +123,40 @@ public struct NucleusDetector: Sendable, Equatable {
             level = Threshold.otsu(try Histogram(work, bins: 256))
         }
         let cut = Float(level)
+        // The foreground (rows in parallel), then its components as row runs with the holes
+        // filled (``ComponentRuns/filled(_:width:height:stride:)``).
         var inside = [UInt8](repeating: 0, count: n)
         smoothed.withUnsafeBufferPointer { s in
             inside.withUnsafeMutableBufferPointer { o in
-                guard sigma > 0 else {
-                    for i in 0..<n { o[i] = s[i] > cut ? 1 : 0 }
-                    return
-                }
-                // Edges at the zero crossings of the Laplacian of Gaussian: where a blurred edge is
-                // steepest, whatever the nucleus' intensity (a threshold alone would grow dark nuclei
-                // and shrink pale ones). The LoG is the Laplacian of the smoothed image, taken by the
-                // five-point stencil (edges repeated), fused with the threshold.
-                for y in 0..<h {
-                    let row = s.baseAddress! + y * w, out = o.baseAddress! + y * w
-                    let up = y > 0 ? row - w : row, down = y < h - 1 ? row + w : row
-                    for x in 0..<w {
-                        let left = row[x > 0 ? x - 1 : x], right = row[x < w - 1 ? x + 1 : x]
-                        let laplacian = (left + right) + (up[x] + down[x]) - 4 * row[x]
-                        out[x] = row[x] > cut && laplacian < 0 ? 1 : 0
-                    }
-                }
-            }
-        }
-        var foreground = Image<UInt8>(unchecked: w, h, 1, inside)
-        foreground = try Morphology.fillHoles(foreground)
-
-        // Split and smooth each connected component on its own (see ``shapeComponents(_:)``).
-        var nuclei = try shapeComponents(try labelComponents(foreground, connectivity: .eight))
-        // Area and background filters, then sequential numbering in raster order.
-        var area = [Int](repeating: 0, count: nuclei.count + 1)
-        var backgroundSum = [Double](repeating: 0, count: nuclei.count + 1)
-        nuclei.labels.withUnsafeBufferPointer { labels in
-            area.withUnsafeMutableBufferPointer { area in
-                if let background {
-                    background.withUnsafeBufferPointer { bg in
-                        backgroundSum.withUnsafeMutableBufferPointer { sum in
-                            for i in 0..<n where labels[i] != 0 {
-                                area[Int(labels[i])] += 1
-                                sum[Int(labels[i])] += Double(bg[i])
-                            }
+                let s = UncheckedSendable(s.baseAddress!), o = SharedMutableBuffer(o.baseAddress!)
+                let smoothing = sigma > 0
+                parallelChunks(h, minimumChunk: 16) { rows in
+                    for y in rows {
+                        let row = s.value + y * w, out = o.base + y * w
+                        guard smoothing else {
+                            for x in 0..<w { out[x] = row[x] > cut ? 1 : 0 }
+                            continue
+                        }
+                        // Edges at the zero crossings of the Laplacian of Gaussian: where a blurred
+                        // edge is steepest, whatever the nucleus' intensity (a threshold alone would
+                        // grow dark nuclei and shrink pale ones). The LoG is the Laplacian of the
+                        // smoothed image, taken by the five-point stencil (edges repeated), fused
+                        // with the threshold.
+                        let up = y > 0 ? row - w : row, down = y < h - 1 ? row + w : row
+                        for x in 0..<w {
+                            let left = row[x > 0 ? x - 1 : x], right = row[x < w - 1 ? x + 1 : x]
+                            let laplacian = (left + right) + (up[x] + down[x]) - 4 * row[x]
+                            out[x] = row[x] > cut && laplacian < 0 ? 1 : 0
                         }
                     }
-                } else {
-                    for i in 0..<n { area[Int(labels[i])] += 1 }
                 }
             }
         }
-        var renumber = [Int32](repeating: -1, count: nuclei.count + 1)
-        renumber[0] = 0
-        for l in 1..<renumber.count {
-            let a = Double(area[l])
-            let kept = a >= minArea && a <= maxArea && (background == nil || backgroundSum[l] / a <= maxBackground)
-            if !kept { renumber[l] = 0 }
-        }
-        var next: Int32 = 0
-        nuclei.labels.withUnsafeMutableBufferPointer { labels in
-            for i in 0..<n where labels[i] != 0 {
-                let l = Int(labels[i])
-                if renumber[l] < 0 { next += 1; renumber[l] = next }
-                labels[i] = renumber[l]
-            }
-        }
-        nuclei.count = Int(next)
+        let components = inside.withUnsafeBufferPointer { ComponentRuns.filled($0.baseAddress!, width: w, height: h, stride: w) }
+
+        // Split and smooth each connected component on its own, then the area and background
+        // filters and sequential numbering in raster order (see ``shapeComponents(_:width:height:background:)``).
+        let nuclei = try shapeComponents(components, width: w, height: h, background: background)
         let cells = cellExpansion > 0 ? try nuclei.expanded(by: cellExpansion) : nil
         return Result(nuclei: nuclei, cells: cells, threshold: level)
     }
