@@ -336,3 +336,13 @@ int kv_resize(const void *pixels, int width, int height, int bands, int sample,
 void kv_free(void *p) {
     g_free(p);
 }
+
+int kv_cpu_has_x86_64_v3(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi")
+        && __builtin_cpu_supports("bmi2");
+#else
+    return 1;
+#endif
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CVipsShim
 import Foundation
 import KaryonAnalysis
 import KaryonClient
@@ -20,6 +21,13 @@ struct Karyon: AsyncParsableCommand {
 
     /// Parses, runs, and reports Karyon's own errors as one line on stderr with exit status 1.
     static func main() async {
+        // Before any code built for x86-64-v3 runs (see Package.swift).
+        #if arch(x86_64)
+        if kv_cpu_has_x86_64_v3() == 0 {
+            fail("this processor lacks AVX2/FMA/BMI2 (x86-64-v3), which this build of karyon's image code uses; "
+                + "build on it with `-march=x86-64` in Package.swift's vectorISA")
+        }
+        #endif
         // Before any other thread allocates (see Allocator): every command keeps image buffers
         // mapped and shares one malloc arena.
         Allocator.keepImageBuffers()

@@ -106,6 +106,13 @@ void kv_free(void *p);
 /** libvips version string, e.g. "8.14.1". */
 const char *kv_version(void);
 
+/**
+ * 1 when the processor runs x86-64-v3 code (AVX2, FMA, BMI1/2), which Karyon's pixel loops are
+ * compiled for on x86-64; always 1 on other architectures. Compiled without those instructions,
+ * so it is safe to call first.
+ */
+int kv_cpu_has_x86_64_v3(void);
+
 #ifdef __cplusplus
 }
 #endif

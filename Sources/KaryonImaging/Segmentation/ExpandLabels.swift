@@ -134,30 +134,35 @@ extension LabelImage {
         labels.withUnsafeBufferPointer { l in
             offset.withUnsafeMutableBufferPointer { d in
                 let l = UncheckedSendable(l.baseAddress!), d = SharedMutableBuffer(d.baseAddress!)
-                // Bands of columns on all cores, each swept down the rows and back up.
+                // Bands of columns on all cores, each swept down the rows and back up; along a row
+                // the columns are independent, so the sweeps are written without branches (they
+                // vectorise).
                 let bandWidth = 256
                 parallelChunks((w + bandWidth - 1) / bandWidth, minimumChunk: 1) { bands in
+                    let last = UnsafeMutablePointer<Int32>.allocate(capacity: bandWidth)
+                    defer { last.deallocate() }
+                    let reach = Int32(reach)
                     for band in bands {
-                        let x0 = band * bandWidth, x1 = Swift.min(w, x0 + bandWidth)
-                        var last = [Int](repeating: -(1 << 40), count: x1 - x0)
+                        let x0 = band * bandWidth, width = Swift.min(w, x0 + bandWidth) - x0
+                        last.initialize(repeating: -(1 << 20), count: width)
                         for y in 0..<h {
-                            let row = y * w
-                            for x in x0..<x1 {
-                                if l.value[row + x] != 0 { last[x - x0] = y }
-                                let up = y - last[x - x0]
-                                if up <= reach { d[row + x] = Int16(truncatingIfNeeded: -up) }
+                            let labels = l.value + y * w + x0, out = d.base + y * w + x0, row = Int32(y)
+                            for x in 0..<width {
+                                let seen = labels[x] != 0 ? row : last[x]
+                                last[x] = seen
+                                let up = row - seen
+                                out[x] = up <= reach ? Int16(truncatingIfNeeded: -up) : out[x]
                             }
                         }
-                        for k in last.indices { last[k] = 1 << 40 }
+                        last.update(repeating: 1 << 30, count: width)
                         for y in stride(from: h - 1, through: 0, by: -1) {
-                            let row = y * w
-                            for x in x0..<x1 {
-                                if l.value[row + x] != 0 { last[x - x0] = y }
-                                let down = last[x - x0] - y
-                                let current = d[row + x]
-                                if down <= reach && (current == none || down <= -Int(current)) {
-                                    d[row + x] = Int16(truncatingIfNeeded: down)
-                                }
+                            let labels = l.value + y * w + x0, out = d.base + y * w + x0, row = Int32(y)
+                            for x in 0..<width {
+                                let seen = labels[x] != 0 ? row : last[x]
+                                last[x] = seen
+                                let down = seen - row, current = out[x]
+                                let nearer = down <= reach && (current == none || down <= -Int32(current))
+                                out[x] = nearer ? Int16(truncatingIfNeeded: down) : current
                             }
                         }
                     }

@@ -30,12 +30,23 @@ func regionalMaximaAndCount(
     guard !values.contains(where: \.isNaN) else { throw ImagingError(.invalidArgument, "regional maxima need values without NaN") }
     let pw = width + 2, ph = height + 2
     var framed = [Double](repeating: -.infinity, count: pw * ph)
-    // 1 = visited (the frame counts as visited).
+    // 1 = visited (the frame, and pixels outside the mask, count as visited).
     var visited = [UInt8](repeating: 1, count: pw * ph)
-    for y in 0..<height {
-        for x in 0..<width {
-            framed[(y + 1) * pw + x + 1] = values[y * width + x]
-            visited[(y + 1) * pw + x + 1] = inside.map { $0[y * width + x] != 0 ? 0 : 1 } ?? 0
+    framed.withUnsafeMutableBufferPointer { f in
+        visited.withUnsafeMutableBufferPointer { seen in
+            values.withUnsafeBufferPointer { v in
+                for y in 0..<height {
+                    (f.baseAddress! + (y + 1) * pw + 1).update(from: v.baseAddress! + y * width, count: width)
+                    let row = seen.baseAddress! + (y + 1) * pw + 1
+                    if let inside {
+                        inside.withUnsafeBufferPointer { m in
+                            for x in 0..<width { row[x] = m[y * width + x] != 0 ? 0 : 1 }
+                        }
+                    } else {
+                        row.update(repeating: 0, count: width)
+                    }
+                }
+            }
         }
     }
     let offsets = connectivity.offsets.map { $0.dy * pw + $0.dx }
@@ -45,45 +56,47 @@ func regionalMaximaAndCount(
     framed.withUnsafeBufferPointer { vb in
         visited.withUnsafeMutableBufferPointer { sb in
             offsets.withUnsafeBufferPointer { ob in
-                let v = vb.baseAddress!, seen = sb.baseAddress!
-                for y in 1...height {
-                    for start in (y * pw + 1)...(y * pw + width) where seen[start] == 0 {
-                        let value = v[start]
-                        seen[start] = 1
-                        var isMaximum = true, hasEqual = false
-                        for n in ob {
-                            let u = v[start + n]
-                            if u > value { isMaximum = false } else if u == value && seen[start + n] == 0 { hasEqual = true }
-                        }
-                        if !hasEqual {
-                            if isMaximum {
-                                out[(y - 1) * width + start - y * pw - 1] = 1
-                                count += 1
-                            }
-                            continue
-                        }
-                        // Flood the plateau of equal values.
-                        plateau.removeAll(keepingCapacity: true)
-                        plateau.append(start)
-                        var k = 0
-                        while k < plateau.count {
-                            let p = plateau[k]
-                            k += 1
+                out.withUnsafeMutableBufferPointer { out in
+                    let v = vb.baseAddress!, seen = sb.baseAddress!
+                    for y in 1...height {
+                        for start in (y * pw + 1)...(y * pw + width) where seen[start] == 0 {
+                            let value = v[start]
+                            seen[start] = 1
+                            var isMaximum = true, hasEqual = false
                             for n in ob {
-                                let q = p + n, u = v[q]
-                                if u > value {
-                                    isMaximum = false
-                                } else if u == value && seen[q] == 0 {
-                                    seen[q] = 1
-                                    plateau.append(q)
+                                let u = v[start + n]
+                                if u > value { isMaximum = false } else if u == value && seen[start + n] == 0 { hasEqual = true }
+                            }
+                            if !hasEqual {
+                                if isMaximum {
+                                    out[(y - 1) * width + start - y * pw - 1] = 1
+                                    count += 1
+                                }
+                                continue
+                            }
+                            // Flood the plateau of equal values.
+                            plateau.removeAll(keepingCapacity: true)
+                            plateau.append(start)
+                            var k = 0
+                            while k < plateau.count {
+                                let p = plateau[k]
+                                k += 1
+                                for n in ob {
+                                    let q = p + n, u = v[q]
+                                    if u > value {
+                                        isMaximum = false
+                                    } else if u == value && seen[q] == 0 {
+                                        seen[q] = 1
+                                        plateau.append(q)
+                                    }
                                 }
                             }
-                        }
-                        if isMaximum {
-                            count += 1
-                            for p in plateau {
-                                let py = p / pw
-                                out[(py - 1) * width + p - py * pw - 1] = 1
+                            if isMaximum {
+                                count += 1
+                                for p in plateau {
+                                    let py = p / pw
+                                    out[(py - 1) * width + p - py * pw - 1] = 1
+                                }
                             }
                         }
                     }

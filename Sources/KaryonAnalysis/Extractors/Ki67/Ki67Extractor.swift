@@ -126,11 +126,14 @@ public struct Ki67Extractor: Extractor {
         let intensity = positiveScores.isEmpty ? 0 : max(1, intensityClass(positiveScores.reduce(0, +) / Double(positiveScores.count)))
         // ImmunoRatio-style area index over the nuclei's pixels.
         var nuclearPixels = 0, positivePixels = 0
-        let dab = try analysis.stainPlane(1).pixels, labels = analysis.nuclei.labels
-        let cut = Float(thresholds.0)
-        for i in 0..<labels.count where labels[i] != 0 {
-            nuclearPixels += 1
-            if dab[i] >= cut { positivePixels += 1 }
+        let cut = Float(thresholds.0), dab = analysis.stainChannel(1), stride = analysis.channels.channels
+        analysis.channels.withUnsafeSamples { samples in
+            analysis.nuclei.labels.withUnsafeBufferPointer { labels in
+                for i in 0..<labels.count where labels[i] != 0 {
+                    nuclearPixels += 1
+                    if samples[i * stride + dab] >= cut { positivePixels += 1 }
+                }
+            }
         }
         var out = FeatureVector()
         out.append("cells", .integer(cells))

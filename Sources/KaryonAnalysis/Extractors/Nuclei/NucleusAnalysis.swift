@@ -40,8 +40,13 @@ struct NucleusAnalysis: Sendable {
     /// Brightfield: the OD plane of measured stain `k` (0 = hematoxylin, 1 = DAB or the second
     /// stain), as ``BrightfieldPlanes`` lays out ``channels`` (red, green, blue, brightness, stains).
     func stainPlane(_ k: Int) throws -> Image<Float> {
+        try channels.channel(stainChannel(k))
+    }
+
+    /// Brightfield: the channel of ``channels`` that holds measured stain `k`'s OD.
+    func stainChannel(_ k: Int) -> Int {
         precondition(settings.mode == .brightfield && (0...1).contains(k), "stain planes exist in brightfield only")
-        return try channels.channel(4 + k)
+        return 4 + k
     }
 
     /// The values of one measurement column.
