@@ -129,16 +129,20 @@ struct NucleusShapingTests {
         if smoothing < 0.5 { #expect(unsplit == labelled, "numbered in raster order, as labelComponents numbers them") }
     }
 
-    @Test("components found from row runs equal labelComponents (8-connected), numbering and boxes, with and without hole filling, on random masks",
+    @Test("components found from row runs (4- and 8-connected, and with holes filled) equal a flood fill's, numbering and boxes, on random masks",
           arguments: [(1, 1), (1, 37), (37, 1), (9, 7), (64, 48), (203, 117)])
-    func componentRunsEqualLabelling(w: Int, h: Int) throws {
+    func componentRunsEqualFloodFill(w: Int, h: Int) throws {
         var random = SplitMix(state: UInt64(w * 7919 + h))
         for density in [0.0, 0.2, 0.5, 0.65, 0.8, 1.0] {
             let mask = (0..<(w * h)).map { _ in Double(random.next() % 1000) / 1000 < density ? UInt8(1 + random.next() % 3) : 0 }
             let image = Image<UInt8>(unchecked: w, h, 1, mask)
             let filled = mask.withUnsafeBufferPointer { ComponentRuns.filled($0.baseAddress!, width: w, height: h, stride: w) }
-            for (runs, expected) in [(ComponentRuns(image), try labelComponents(image, connectivity: .eight)),
-                                     (filled, try labelComponents(try Morphology.fillHoles(image), connectivity: .eight))] {
+            let cases: [(ComponentRuns, (labels: [Int32], count: Int))] = [
+                (ComponentRuns(image, connectivity: .eight), Self.floodLabels(mask, w, h, eight: true)),
+                (ComponentRuns(image, connectivity: .four), Self.floodLabels(mask, w, h, eight: false)),
+                (filled, Self.floodLabels(try Morphology.fillHoles(image).pixels, w, h, eight: true)),
+            ]
+            for (runs, expected) in cases {
                 var painted = [Int32](repeating: 0, count: w * h)
                 for c in stride(from: 1, through: runs.count, by: 1) { runs.paint(c, Int32(c), into: &painted, width: w) }
                 #expect(runs.count == expected.count)
@@ -149,6 +153,8 @@ struct NucleusShapingTests {
                     #expect(runs.minY[c] == pixels.map { $0 / w }.min() && runs.maxY[c] == pixels.map { $0 / w }.max())
                 }
             }
+            #expect(try labelComponents(image, connectivity: .eight).labels == cases[0].1.labels)
+            #expect(try labelComponents(image, connectivity: .four).labels == cases[1].1.labels)
         }
         // A ring with a hole holding an island: filled, one component; not filled, two.
         var ring = [UInt8](repeating: 0, count: 81)
@@ -157,5 +163,27 @@ struct NucleusShapingTests {
         let filledRing = ring.withUnsafeBufferPointer { ComponentRuns.filled($0.baseAddress!, width: 9, height: 9, stride: 9) }
         #expect(filledRing.count == 1 && filledRing.runs.map { Int($0.last - $0.first + 1) }.reduce(0, +) == 49)
         #expect(ComponentRuns(Image<UInt8>(unchecked: 9, 9, 1, ring)).count == 2)
+    }
+
+    /// Labels by flood fill from each unlabelled pixel in raster order: numbered by first pixel.
+    static func floodLabels(_ mask: [UInt8], _ w: Int, _ h: Int, eight: Bool) -> (labels: [Int32], count: Int) {
+        var labels = [Int32](repeating: 0, count: w * h)
+        var next: Int32 = 0
+        for start in 0..<(w * h) where mask[start] != 0 && labels[start] == 0 {
+            next += 1
+            labels[start] = next
+            var stack = [start]
+            while let p = stack.popLast() {
+                for dy in -1...1 {
+                    for dx in -1...1 where (dx != 0 || dy != 0) && (eight || dx == 0 || dy == 0) {
+                        let x = p % w + dx, y = p / w + dy
+                        guard x >= 0, x < w, y >= 0, y < h, mask[y * w + x] != 0, labels[y * w + x] == 0 else { continue }
+                        labels[y * w + x] = next
+                        stack.append(y * w + x)
+                    }
+                }
+            }
+        }
+        return (labels, Int(next))
     }
 }

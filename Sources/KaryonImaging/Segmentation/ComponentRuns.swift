@@ -1,9 +1,10 @@
-/// The 8-connected components of a mask, as the runs of pixels along its rows: what
-/// ``NucleusDetector`` needs to split each component in its own box, without a label image.
+/// The connected components of a mask, as the runs of pixels along its rows: what
+/// ``NucleusDetector`` needs to split each component in its own box without a label image, and
+/// what ``labelComponents(_:connectivity:)`` paints.
 ///
 /// Runs are found row by row, joined to the runs of the row above that they touch (columns
-/// overlapping or diagonal) with union–find, and numbered 1…n in raster order of each
-/// component's first pixel, as ``labelComponents(_:connectivity:)`` numbers them.
+/// overlapping, or also diagonal for 8-connectivity) with union–find, and numbered 1…n in raster
+/// order of each component's first pixel, as scikit-image's `measure.label` numbers them.
 ///
 /// ## References
 /// - K. Wu, E. Otoo, K. Suzuki, "Optimizing two-pass connected-component labeling algorithms",
@@ -24,11 +25,11 @@ struct ComponentRuns {
     let minX: [Int], maxX: [Int], minY: [Int], maxY: [Int]
 
     /// The components of the nonzero pixels of a one-channel mask.
-    init(_ mask: Image<UInt8>) {
+    init(_ mask: Image<UInt8>, connectivity: Connectivity = .eight) {
         let (runs, rowStart) = mask.withUnsafeSamples {
             Self.runs(of: $0.baseAddress!, width: mask.width, height: mask.height, stride: mask.width, foreground: true)
         }
-        self.init(runs: runs, rowStart: rowStart, height: mask.height)
+        self.init(runs: runs, rowStart: rowStart, height: mask.height, connectivity: connectivity)
     }
 
     /// The components of the nonzero pixels of a mask with its holes filled
@@ -58,7 +59,7 @@ struct ComponentRuns {
             if Int(x) < w { runs.append(Run(row: Int32(y), first: x, last: Int32(w - 1))) }
         }
         rowStart[h] = runs.count
-        return ComponentRuns(runs: runs, rowStart: rowStart, height: h)
+        return ComponentRuns(runs: runs, rowStart: rowStart, height: h, connectivity: .eight)
     }
 
     /// Component c as labels: `label` on its pixels in `labels` (row-major, `width` wide).
@@ -73,7 +74,7 @@ struct ComponentRuns {
     private static func runs(of mask: UnsafePointer<UInt8>, width w: Int, height h: Int, stride: Int,
                              foreground: Bool) -> (runs: [Run], rowStart: [Int]) {
         var found: [Run] = []
-        found.reserveCapacity(4096)
+        found.reserveCapacity(Swift.min(4096, 4 * h))
         var rowStart = [Int](repeating: 0, count: h + 1)
         @inline(__always) func inside(_ v: UInt8) -> Bool { (v != 0) == foreground }
         for y in 0..<h {
@@ -140,9 +141,9 @@ struct ComponentRuns {
         return parent
     }
 
-    /// Numbers the components of `found` (8-connected) and groups the runs by component.
-    private init(runs found: [Run], rowStart: [Int], height h: Int) {
-        let parent = Self.unite(found, rowStart: rowStart, height: h, widen: 1)
+    /// Numbers the components of `found` and groups the runs by component.
+    private init(runs found: [Run], rowStart: [Int], height h: Int, connectivity: Connectivity) {
+        let parent = Self.unite(found, rowStart: rowStart, height: h, widen: connectivity == .eight ? 1 : 0)
         // Components numbered by their first run (raster order), then runs grouped by component.
         var number = [Int32](repeating: 0, count: found.count)
         var next = 0
