@@ -31,14 +31,16 @@ func parallelChunks(_ count: Int, minimumChunk: Int = 16, _ body: (Range<Int>) -
 /// A thread of its own, not `concurrentPerform`: the steps' own pixel loops (``parallelChunks``)
 /// keep all cores, where libdispatch gives a parallel loop nested in `concurrentPerform` one
 /// thread on two cores.
-/// - Throws: `first`'s error, else `second`'s (both steps always finish).
+/// - Throws: `first`'s error, else `second`'s. Side by side, the call returns only once both
+///   steps have finished, whichever throws.
 public func concurrently<A, B>(_ first: () throws -> A, _ second: () throws -> B) throws -> (A, B) {
     guard Parallelism.threadsPerImage > 1 else { return (try first(), try second()) }
     return try withoutActuallyEscaping(second) { second in
         let step = SecondStep(second)
         Thread.detachNewThread { step.run() }
         let a = Result { try first() }
-        return (try a.get(), try step.wait())
+        let b = step.wait()
+        return (try a.get(), try b.get())
     }
 }
 
@@ -57,10 +59,10 @@ private final class SecondStep<B>: @unchecked Sendable {
         done.signal()
     }
 
-    /// The step's value, once it has finished.
-    func wait() throws -> B {
+    /// The step's outcome, once it has finished.
+    func wait() -> Result<B, any Error> {
         done.wait()
-        return try outcome!.get()
+        return outcome!
     }
 }
 
