@@ -124,11 +124,14 @@ public struct JobRunner: Sendable {
     /// scikit-image and spreadsheets read:
     /// - `labels`: the nuclei as a 16-bit PNG of instance labels (0 = background, object k = k);
     /// - `cell_labels`: the cells grown from them, when the extractor grew cells (same labels);
-    /// - `geojson`: a FeatureCollection of the objects with measurements and classes (``ObjectTable/geoJSON()``);
     /// - `objects`: one CSV row per object (``ObjectTable/csv``).
     ///
-    /// Both label images carry the pixel size. A field with more than 65,535 objects has no
-    /// label images (PNG holds 16 bits); its GeoJSON and CSV still list every object.
+    /// The GeoJSON of the objects (``ObjectTable/geoJSONBytes()``) is not kept: the server makes
+    /// it from these when it is asked for (``ObjectTable/init(restoringNuclei:cells:csv:pixelSizeMicrons:)``
+    /// gives the same bytes), since it is three quarters of the objects' bytes and few results are
+    /// ever opened in QuPath. Both label images carry the pixel size. A field with more than 65,535
+    /// objects has no label images (PNG holds 16 bits), so its GeoJSON is kept instead; it and the
+    /// CSV still list every object.
     ///
     /// Label images are deflated at zlib level 1: on a 1024² field with 462 nuclei, level 6 took
     /// 14 ms per image for 31 KB and level 1 takes 6 ms for 62 KB, small beside the image itself;
@@ -143,10 +146,30 @@ public struct JobRunner: Sendable {
             if let cells = objects.cells {
                 files.append(.init(kind: "cell_labels", mediaType: "image/png", bytes: try png(cells)))
             }
+        } else {
+            files.append(.init(kind: "geojson", mediaType: "application/geo+json", bytes: objects.geoJSONBytes()))
         }
-        files.append(.init(kind: "geojson", mediaType: "application/geo+json", bytes: objects.geoJSONBytes()))
         files.append(.init(kind: "objects", mediaType: "text/csv; charset=utf-8", bytes: Array(objects.csv.utf8)))
         return files
+    }
+
+    /// The `geojson` artefact of a result that keeps `labels` (with `cell_labels` when cells were
+    /// grown) and `objects` but not the GeoJSON itself (``artefactFiles(of:)``): the bytes the
+    /// extractor's ``ObjectTable/geoJSONBytes()`` gave. Nil when `kinds` cannot make it.
+    /// - Parameters:
+    ///   - kinds: the result's artefacts by kind, as stored.
+    /// - Throws: when a stored label image or the CSV cannot be read back.
+    public static func derivedGeoJSON(from kinds: [String: Data]) throws -> [UInt8]? {
+        guard kinds["geojson"] == nil, let labels = kinds["labels"], let csv = kinds["objects"] else { return nil }
+        func labelImage(_ png: Data) throws -> LabelImage {
+            guard case .uint16(let image) = try ImageCodec.decode(data: [UInt8](png), name: "stored labels"), image.channels == 1 else {
+                throw ExtractorError(.invalidInput, "stored labels are not a 16-bit single-channel image")
+            }
+            return try LabelImage(width: image.width, height: image.height, labels: image.pixels.map { Int32($0) })
+        }
+        let table = try ObjectTable(restoringNuclei: try labelImage(labels), cells: try kinds["cell_labels"].map(labelImage),
+                                    csv: String(decoding: csv, as: UTF8.self), pixelSizeMicrons: nil)
+        return table.geoJSONBytes()
     }
 
     /// Process-wide settings for a process that runs jobs (a worker, a server with in-process

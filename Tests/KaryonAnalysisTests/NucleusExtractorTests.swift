@@ -201,6 +201,42 @@ struct NucleusExtractorTests {
         let overlay = try objects.overlay(on: .uint8(f.image))
         #expect(overlay.width == 128 && overlay.channels == 3 && overlay != f.image)
     }
+
+    @Test("a table restored from its labels and CSV gives the extractor's GeoJSON byte for byte (nuclei with cells, ki67, her2, nuclei without cells, fluorescence)",
+          arguments: [("nuclei", SyntheticFieldSpec.Kind.ihc, [String: String]()), ("ki67", .ihc, [:]), ("her2", .her2, [:]),
+                      ("nuclei", .ihc, ["cell_expansion": "0"]), ("nuclei", .fluorescence, ["mode": "fluorescence"])])
+    func restoredGeoJSON(extractor: String, kind: SyntheticFieldSpec.Kind, params: [String: String]) throws {
+        let f = try field(kind, seed: 31, size: 192, her2: kind == .her2 ? "2+" : nil)
+        let objects = try #require(try run(extractor, .uint8(f.image), params).objects)
+        #expect(objects.count > 3)
+        let restored = try ObjectTable(restoringNuclei: objects.nuclei, cells: objects.cells, csv: objects.csv, pixelSizeMicrons: nil)
+        #expect(restored.count == objects.count)
+        #expect(restored.classes == objects.classes)
+        #expect(restored.columns.map(\.name) == objects.columns.map(\.name))
+        #expect(restored.columns.map(\.unit) == objects.columns.map(\.unit))
+        #expect(restored.csv == objects.csv)
+        let same = restored.geoJSONBytes() == objects.geoJSONBytes()
+        #expect(same, "the restored GeoJSON differs")
+    }
+
+    @Test("restoring refuses a CSV that does not match the labels: row count, ids, ragged rows, bad quoting, no header")
+    func restoreRefusesMismatches() throws {
+        let labels = try LabelImage(width: 3, height: 1, labels: [1, 0, 2])
+        let good = "id,area [px²],class\n1,4,\"a,\"\"b\"\"\"\n2,0.5,\"x\ny\"\n"
+        let table = try ObjectTable(restoringNuclei: labels, cells: nil, csv: good, pixelSizeMicrons: nil)
+        #expect(table.classes == ["a,\"b\"", "x\ny"])
+        #expect(table.rows[1][1] == .number(0.5))
+        #expect(table.columns[1].unit == "px²" && table.columns[1].name == "area")
+        #expect(table.csv == good)
+        for bad in ["", "id,area\n1,4\n", "id,area\n1,4\n3,5\n", "id,area\n1,4\n2\n", "id,area\n1,4\n2,\"5\n",
+                    "id,area\n1,4\n2,5\"x\n", "area\n4\n5\n", "id,area\n1,4\n2,5\n3,6\n"] {
+            #expect(throws: ExtractorError.self, "\(bad.debugDescription)") {
+                try ObjectTable(restoringNuclei: labels, cells: nil, csv: bad, pixelSizeMicrons: nil)
+            }
+        }
+        let otherSize = try LabelImage(width: 1, height: 3, labels: [1, 0, 2])
+        #expect(throws: ExtractorError.self) { try ObjectTable(restoringNuclei: labels, cells: otherSize, csv: good, pixelSizeMicrons: nil) }
+    }
 }
 
 @Suite("Instance evaluation")

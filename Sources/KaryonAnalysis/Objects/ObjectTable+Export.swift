@@ -172,3 +172,89 @@ extension ObjectTable {
         return try Image(width: w, height: h, channels: 3, pixels: rgb)
     }
 }
+
+extension ObjectTable {
+    /// The table back from what a stored result keeps of it: the nucleus labels, the cell labels
+    /// when cells were grown, and ``csv``. ``geoJSONBytes()`` of the result is byte for byte the
+    /// GeoJSON of the table the extractor returned (outlines come from the labels; measurements
+    /// and classes from the CSV, whose numbers are written in Swift's shortest round-trip form),
+    /// so results keep the labels and the CSV and the server makes the GeoJSON when it is asked
+    /// for — on a 512² field of about 150 nuclei it is three quarters of the objects' bytes.
+    ///
+    /// Column units come back from the header (`nucleus_area [µm²]`); column help texts and the
+    /// distinction between integer and real columns (both are written as numerals) do not.
+    /// - Throws: ``ExtractorError`` (`invalidInput`) when the CSV is not one row per label with
+    ///   `id` 1…n in order, or its rows are ragged.
+    public init(restoringNuclei nuclei: LabelImage, cells: LabelImage?, csv: String, pixelSizeMicrons: Double?) throws {
+        func bad(_ message: String) -> ExtractorError { ExtractorError(.invalidInput, "stored object table: \(message)") }
+        var records = try Self.csvRecords(csv)
+        guard !records.isEmpty else { throw bad("no header") }
+        let header = records.removeFirst()
+        let columns = header.map { field -> FeatureColumn in
+            if field.hasSuffix("]"), let open = field.range(of: " [", options: .backwards) {
+                return FeatureColumn(String(field[..<open.lowerBound]), unit: String(field[open.upperBound..<field.index(before: field.endIndex)]), help: "")
+            }
+            return FeatureColumn(field, help: "")
+        }
+        let classColumn = columns.firstIndex { $0.name == "class" }
+        guard let idColumn = columns.firstIndex(where: { $0.name == "id" }) else { throw bad("no id column") }
+        guard records.count == nuclei.count else { throw bad("\(records.count) rows for \(nuclei.count) labels") }
+        if let cells, cells.width != nuclei.width || cells.height != nuclei.height { throw bad("cell labels differ in size") }
+        var rows: [[FeatureValue]] = []
+        rows.reserveCapacity(records.count)
+        for (k, record) in records.enumerated() {
+            guard record.count == columns.count else { throw bad("row \(k + 1) has \(record.count) fields for \(columns.count) columns") }
+            guard Int(record[idColumn]) == k + 1 else { throw bad("row \(k + 1) has id '\(record[idColumn].prefix(20))'") }
+            rows.append(record.enumerated().map { c, field in
+                if c == classColumn { return .text(field) }
+                if let i = Int(field) { return .integer(i) }
+                if let d = Double(field), d.isFinite { return .number(d) }
+                return .text(field)
+            })
+        }
+        self.init(nuclei: nuclei, cells: cells, columns: columns, rows: rows, classes: classColumn.map { c in rows.map { $0[c].description } },
+                  pixelSizeMicrons: pixelSizeMicrons)
+    }
+
+    /// RFC 4180 records as ``csvField(_:)`` writes them: fields split at commas, quoted fields
+    /// (with `""` for a quote) may hold commas and line breaks, records end at LF; a final empty
+    /// line is not a record.
+    static func csvRecords(_ text: String) throws -> [[String]] {
+        var records: [[String]] = []
+        var record: [String] = []
+        var field: [UInt8] = []
+        var quoted = false, wasQuoted = false
+        let bytes = Array(text.utf8)
+        var i = 0
+        func endField() { record.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true); wasQuoted = false }
+        while i < bytes.count {
+            let b = bytes[i]
+            if quoted {
+                if b == UInt8(ascii: "\"") {
+                    if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\"") { field.append(b); i += 1 } else { quoted = false }
+                } else {
+                    field.append(b)
+                }
+            } else if b == UInt8(ascii: "\"") {
+                guard field.isEmpty, !wasQuoted else { throw ExtractorError(.invalidInput, "stored object table: a quote inside an unquoted field") }
+                quoted = true
+                wasQuoted = true
+            } else if b == UInt8(ascii: ",") {
+                endField()
+            } else if b == UInt8(ascii: "\n") {
+                endField()
+                records.append(record)
+                record.removeAll(keepingCapacity: true)
+            } else {
+                field.append(b)
+            }
+            i += 1
+        }
+        guard !quoted else { throw ExtractorError(.invalidInput, "stored object table: a quoted field runs to the end") }
+        if !field.isEmpty || !record.isEmpty || wasQuoted {
+            endField()
+            records.append(record)
+        }
+        return records
+    }
+}

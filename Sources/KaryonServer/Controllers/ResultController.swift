@@ -1,5 +1,6 @@
 import Fluent
 import KaryonAnalysis
+import KaryonPipeline
 import KaryonStore
 import Vapor
 
@@ -35,8 +36,9 @@ struct ResultController: Sendable {
             req.logger.error("unreadable artefacts column", metadata: ["result.id": "\(result.id!)", "error": "\(error)"])
             throw APIError(.internalServerError, "storage_error", "The result's list of artefacts is damaged.")
         }
-        guard let artefact = artefacts.first(where: { $0.kind == kind }) else {
-            let kinds = artefacts.map(\.kind)
+        let derived = Self.derivable(artefacts).contains(kind)
+        guard let artefact = artefacts.first(where: { $0.kind == kind }) ?? (derived ? artefacts.first { $0.kind == "labels" } : nil) else {
+            let kinds = Self.listed(artefacts).map(\.kind)
             throw APIError(.notFound, "not_found", kinds.isEmpty ? "This result has no artefacts."
                            : "This result has no artefact '\(kind.prefix(64))'; it has \(kinds.joined(separator: ", ")).")
         }
@@ -44,15 +46,29 @@ struct ResultController: Sendable {
                                                action: "result.artefact")
         let bytes: Data
         do {
-            bytes = try artefact.slice(of: blob)
+            if derived {
+                var slices: [String: Data] = [:]
+                for a in artefacts where a.blobID == artefact.blobID { slices[a.kind] = try a.slice(of: blob) }
+                let stored = slices
+                bytes = try await req.application.threadPool.runIfActive {
+                    guard let made = try JobRunner.derivedGeoJSON(from: stored) else {
+                        throw StoreError(.integrity, "the stored artefacts do not make a GeoJSON")
+                    }
+                    return Data(made)
+                }
+            } else {
+                bytes = try artefact.slice(of: blob)
+            }
         } catch {
             try? await context.audit.record(req, "result.artefact", "result", result.id, outcome: .failure)
+            req.logger.error("artefact not sent", metadata: ["result.id": "\(result.id!)", "kind": "\(kind)", "error": "\(error)"])
             throw APIError(.internalServerError, "integrity_error", "The stored artefact does not match its record and was not sent.")
         }
         try await context.audit.record(req, "result.artefact", "result", result.id)
+        let listed = Self.listed(artefacts).first { $0.kind == kind } ?? artefact
         var headers = HTTPHeaders()
-        headers.add(name: .contentType, value: artefact.mediaType)
-        headers.add(name: .contentDisposition, value: "attachment; filename=\"\(Self.fileName(result, artefact))\"")
+        headers.add(name: .contentType, value: listed.mediaType)
+        headers.add(name: .contentDisposition, value: "attachment; filename=\"\(Self.fileName(result, listed))\"")
         headers.add(name: .cacheControl, value: "private, no-store")
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         return Response(status: .ok, headers: headers, body: .init(data: bytes))
@@ -72,10 +88,30 @@ struct ResultController: Sendable {
         return "\(result.imageID.api)-\(safe(result.extractorID))-\(safe(artefact.kind)).\(ext)"
     }
 
-    /// What a result lists about its artefacts: kind, media type, size and where to get it.
+    /// The kinds made on request from a result's stored artefacts: `geojson` from the label images
+    /// and the CSV (``JobRunner/derivedGeoJSON(from:)``), when it is not stored itself.
+    static func derivable(_ stored: [ResultArtefact]) -> Set<String> {
+        let kinds = Set(stored.map(\.kind))
+        guard !kinds.contains("geojson"), kinds.contains("labels"), kinds.contains("objects"),
+              Set(stored.filter { ["labels", "cell_labels", "objects"].contains($0.kind) }.map(\.blobID)).count == 1 else { return [] }
+        return ["geojson"]
+    }
+
+    /// A result's artefacts as clients see them: the stored ones, with the derived `geojson`
+    /// (`byte_size` −1: not known until made) before `objects`.
+    static func listed(_ stored: [ResultArtefact]) -> [ResultArtefact] {
+        guard derivable(stored).contains("geojson"), let objects = stored.firstIndex(where: { $0.kind == "objects" }) else { return stored }
+        var out = stored
+        out.insert(ResultArtefact(kind: "geojson", blobID: stored[objects].blobID, mediaType: "application/geo+json", offset: 0, byteSize: -1),
+                   at: objects)
+        return out
+    }
+
+    /// What a result lists about its artefacts: kind, media type, size (null for one made on
+    /// request) and where to get it.
     static func artefactList(_ result: ResultRecord) -> [[String: Any]] {
-        ((try? ResultArtefact.list(fromJSON: result.artefacts)) ?? []).map {
-            ["kind": $0.kind, "media_type": $0.mediaType, "byte_size": $0.byteSize,
+        listed((try? ResultArtefact.list(fromJSON: result.artefacts)) ?? []).map {
+            ["kind": $0.kind, "media_type": $0.mediaType, "byte_size": $0.byteSize >= 0 ? $0.byteSize : NSNull(),
              "href": "/api/v1/results/\(result.id!.api)/artefacts/\($0.kind)"]
         }
     }

@@ -74,7 +74,7 @@ enum Components {
                                ("features", .nullable(.map(.any))), ("artefacts", .array(.ref("Artefact"))), ("finished_at", .nullable(.dateTime))],
                               required: ["extractor", "version", "parameters", "status", "features", "artefacts"]),
             "Artefact": .object([("kind", .string(description: "labels, cell_labels, geojson, objects, or a kind an external worker named.")),
-                                 ("media_type", .text), ("byte_size", .integer(minimum: 0)),
+                                 ("media_type", .text), ("byte_size", .nullable(.integer(minimum: 0))),
                                  ("href", .string(description: "GET it (same authorisation) for the decrypted bytes."))],
                                 required: ["kind", "media_type", "byte_size", "href"]),
             "Extractor": .object([("id", .text), ("version", .text), ("summary", .text), ("origin", .string(enumeration: ["builtin", "external"])),
