@@ -81,8 +81,12 @@ public struct JobQueue: Sendable {
 
     /// Claims the oldest runnable job of one of `extractors` for `worker`, or nil when none is due.
     public func claim(extractors: [String], worker: String, now: Date = Date()) async throws -> ClaimedJob? {
+        try await claim(extractors: extractors, worker: worker, now: now, on: try self.sql)
+    }
+
+    /// The claim as one statement on `sql` (this queue's database, or a transaction of it).
+    private func claim(extractors: [String], worker: String, now: Date, on sql: any SQLDatabase) async throws -> ClaimedJob? {
         guard !extractors.isEmpty else { return nil }
-        let sql = try self.sql
         let token = UUID()
         let lock = isPostgres ? SQLRaw(" FOR UPDATE SKIP LOCKED") : SQLRaw("")
         let rows = try await sql.raw("""
@@ -142,24 +146,39 @@ public struct JobQueue: Sendable {
 
     /// Ends the attempt successfully: the result row and the job's end state in one transaction.
     public func complete(_ job: ClaimedJob, output: Output, now: Date = Date()) async throws -> Completion {
+        try await complete(job, output: output, thenClaim: [], worker: "", now: now).completion
+    }
+
+    /// ``complete(_:output:now:)`` and then, in the same transaction, a claim of the next job of
+    /// `extractors` (none when empty) for `worker`: a busy slot commits once per job instead of
+    /// twice (each SQLite commit takes the database's one write lock and syncs its log). The
+    /// claim happens whether or not the completion was fenced; if the transaction fails, neither
+    /// happened.
+    public func complete(_ job: ClaimedJob, output: Output, thenClaim extractors: [String], worker: String,
+                         now: Date = Date()) async throws -> (completion: Completion, next: ClaimedJob?) {
         try await database.transaction { db in
             let sql = try db.sql(for: "the job queue")
-            let updated = try await sql.raw("""
-                UPDATE jobs SET state = 'succeeded', finished_at = \(bind: now), updated_at = \(bind: now),
-                    lease_expires_at = NULL, last_error = NULL
-                WHERE id = \(bind: job.id) AND attempt_token = \(bind: job.attemptToken) AND state = 'running' RETURNING id
-                """).all()
-            guard !updated.isEmpty else { return .fenced }
-            let inserted = try await sql.raw("""
-                INSERT INTO results (id, image_id, study_id, job_id, extractor_id, extractor_version, parameters, parameter_hash,
-                                     input_sha256, features, artefacts, created_at)
-                VALUES (\(bind: UUID()), \(bind: job.imageID), \(bind: job.studyID), \(bind: job.id), \(bind: job.extractorID),
-                        \(bind: job.extractorVersion), \(bind: job.parameters), \(bind: job.parameterHash), \(bind: output.inputSHA256),
-                        \(bind: output.features), \(bind: output.artefacts), \(bind: now))
-                ON CONFLICT (image_id, extractor_id, extractor_version, parameter_hash) DO NOTHING RETURNING id
-                """).all()
-            return inserted.isEmpty ? .duplicate : .stored
+            let completion = try await Self.complete(job, output: output, now: now, on: sql)
+            return (completion, try await claim(extractors: extractors, worker: worker, now: now, on: sql))
         }
+    }
+
+    private static func complete(_ job: ClaimedJob, output: Output, now: Date, on sql: any SQLDatabase) async throws -> Completion {
+        let updated = try await sql.raw("""
+            UPDATE jobs SET state = 'succeeded', finished_at = \(bind: now), updated_at = \(bind: now),
+                lease_expires_at = NULL, last_error = NULL
+            WHERE id = \(bind: job.id) AND attempt_token = \(bind: job.attemptToken) AND state = 'running' RETURNING id
+            """).all()
+        guard !updated.isEmpty else { return .fenced }
+        let inserted = try await sql.raw("""
+            INSERT INTO results (id, image_id, study_id, job_id, extractor_id, extractor_version, parameters, parameter_hash,
+                                 input_sha256, features, artefacts, created_at)
+            VALUES (\(bind: UUID()), \(bind: job.imageID), \(bind: job.studyID), \(bind: job.id), \(bind: job.extractorID),
+                    \(bind: job.extractorVersion), \(bind: job.parameters), \(bind: job.parameterHash), \(bind: output.inputSHA256),
+                    \(bind: output.features), \(bind: output.artefacts), \(bind: now))
+            ON CONFLICT (image_id, extractor_id, extractor_version, parameter_hash) DO NOTHING RETURNING id
+            """).all()
+        return inserted.isEmpty ? .duplicate : .stored
     }
 
     /// Ends the attempt with an error: retried after a backoff, or dead once `maxAttempts` are

@@ -124,9 +124,18 @@ public actor WorkerPool {
 
     private func loop(slot: Int) async {
         let worker = "\(settings.workerID)/\(settings.extractor)/\(slot)"
+        // The job claimed with the previous one's completion, if any.
+        var next: ClaimedJob?
         while !stopping, slot < target {
             do {
-                guard let job = try await queue.claim(extractors: [settings.extractor], worker: worker) else {
+                let claimed: ClaimedJob?
+                if let held = next {
+                    claimed = held
+                    next = nil
+                } else {
+                    claimed = try await queue.claim(extractors: [settings.extractor], worker: worker)
+                }
+                guard let job = claimed else {
                     await doorbell.wait(upTo: settings.idlePoll)
                     continue
                 }
@@ -136,17 +145,21 @@ public actor WorkerPool {
                 }
                 running[slot] = job
                 if running.count == target { lastSaturated = Date() }
-                await execute(job)
+                next = await execute(job, slot: slot, worker: worker)
                 running[slot] = nil
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
                 await doorbell.wait(upTo: settings.idlePoll)
             }
         }
+        // Retired or stopping with a job claimed for it: back to the queue, the attempt uncounted.
+        if let next { _ = try? await queue.release(next) }
         slots[slot] = nil
     }
 
-    private func execute(_ job: ClaimedJob) async {
+    /// Runs `job` and records how it ended. While the slot is still wanted, the completion also
+    /// claims the slot's next job (one commit for both), which is returned.
+    private func execute(_ job: ClaimedJob, slot: Int, worker: String) async -> ClaimedJob? {
         let started = Date()
         let meta: Logger.Metadata = ["job.id": "\(job.id)", "extractor.id": "\(job.extractorID)", "job.attempt": "\(job.attempt)"]
         let queue = self.queue
@@ -160,7 +173,8 @@ public actor WorkerPool {
         defer { heartbeat.cancel() }
         do {
             let output = try await runner.run(job)
-            let outcome = try await queue.complete(job, output: output)
+            let wanted = !stopping && slot < target
+            let (outcome, next) = try await queue.complete(job, output: output, thenClaim: wanted ? [settings.extractor] : [], worker: worker)
             if outcome != .stored { await runner.discard(output) }
             let duration = Date().timeIntervalSince(started)
             meanRun = meanRun.map { 0.8 * $0 + 0.2 * duration } ?? duration
@@ -170,6 +184,7 @@ public actor WorkerPool {
                 logger.info("job finished", metadata: meta.merging(["job.outcome": "\(outcome)", "job.seconds": "\(duration)"]) { $1 })
                 await events?(.succeeded(job, duration: duration))
             }
+            return next
         } catch {
             // When completing threw, the commit may or may not have happened: the artefact blob
             // stays, and the start-up orphan collection removes it if no result names it.
@@ -188,6 +203,7 @@ public actor WorkerPool {
                 }
             }
             if let state { await events?(.failed(job, state: state, message: message)) }
+            return nil
         }
     }
 

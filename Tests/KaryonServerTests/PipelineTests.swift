@@ -62,6 +62,53 @@ struct PipelineTests {
         }
     }
 
+    @Test("completing can claim the slot's next job in the same transaction: fenced or not, never a job twice, nothing when not asked",
+          arguments: TestDatabase.all)
+    func completeThenClaim(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            _ = try await seeded(server, images: 3)
+            let queue = JobQueue(database: server.app.db, policy: .init(lease: 30))
+            let output = JobQueue.Output(features: #"{"mean": 1}"#, inputSHA256: "abc")
+            let t0 = Date()
+            let first = try #require(try await queue.claim(extractors: ["intensity"], worker: "w1", now: t0))
+            let (stored, second) = try await queue.complete(first, output: output, thenClaim: ["intensity"], worker: "w1/0", now: t0)
+            #expect(stored == .stored)
+            let next = try #require(second)
+            #expect(next.id != first.id && next.extractorID == "intensity" && next.attempt == 1)
+            let row = try #require(try await Job.find(next.id, on: server.app.db))
+            #expect(row.state == "running" && row.workerID == "w1/0")
+            // A fenced completion writes nothing but still claims; no extractors: no claim.
+            let (fenced, third) = try await queue.complete(first, output: output, thenClaim: ["intensity"], worker: "w1/0", now: t0)
+            #expect(fenced == .fenced)
+            let last = try #require(third)
+            #expect(Set([first.id, next.id, last.id]).count == 3)
+            let (_, none) = try await queue.complete(next, output: output, thenClaim: [], worker: "w1/0", now: t0)
+            #expect(none == nil)
+            let (_, empty) = try await queue.complete(last, output: output, thenClaim: ["intensity"], worker: "w1/0", now: t0)
+            #expect(empty == nil, "three intensity jobs, all claimed")
+            #expect(try await ResultRecord.query(on: server.app.db).count() == 3)
+            #expect(try await Job.query(on: server.app.db).filter(\.$extractorID == "intensity").filter(\.$state == "succeeded").count() == 3)
+
+            // Slots that claim with their completions, racing: every color job runs exactly once.
+            let ran = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for w in 0..<3 {
+                    group.addTask {
+                        var mine: [UUID] = []
+                        var job = try await queue.claim(extractors: ["color"], worker: "c\(w)")
+                        while let current = job {
+                            mine.append(current.id)
+                            job = try await queue.complete(current, output: output, thenClaim: ["color"], worker: "c\(w)").next
+                        }
+                        return mine
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(ran.count == 3 && Set(ran).count == 3)
+            #expect(try await ResultRecord.query(on: server.app.db).count() == 6)
+        }
+    }
+
     @Test("failures back off, then dead-letter with the last error; an admin can requeue", arguments: TestDatabase.all)
     func retriesAndDeadLetter(database: TestDatabase) async throws {
         try await TestServer.with(database) { server in
