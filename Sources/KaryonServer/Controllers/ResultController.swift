@@ -36,8 +36,8 @@ struct ResultController: Sendable {
             req.logger.error("unreadable artefacts column", metadata: ["result.id": "\(result.id!)", "error": "\(error)"])
             throw APIError(.internalServerError, "storage_error", "The result's list of artefacts is damaged.")
         }
-        let derived = Self.derivable(artefacts).contains(kind)
-        guard let artefact = artefacts.first(where: { $0.kind == kind }) ?? (derived ? artefacts.first { $0.kind == "labels" } : nil) else {
+        let derived = kind == "geojson" ? Self.derivedGeoJSON(in: artefacts) : nil
+        guard let artefact = artefacts.first(where: { $0.kind == kind }) ?? derived else {
             let kinds = Self.listed(artefacts).map(\.kind)
             throw APIError(.notFound, "not_found", kinds.isEmpty ? "This result has no artefacts."
                            : "This result has no artefact '\(kind.prefix(64))'; it has \(kinds.joined(separator: ", ")).")
@@ -46,7 +46,7 @@ struct ResultController: Sendable {
                                                action: "result.artefact")
         let bytes: Data
         do {
-            if derived {
+            if derived != nil {
                 var slices: [String: Data] = [:]
                 for a in artefacts where a.blobID == artefact.blobID { slices[a.kind] = try a.slice(of: blob) }
                 let stored = slices
@@ -65,10 +65,9 @@ struct ResultController: Sendable {
             throw APIError(.internalServerError, "integrity_error", "The stored artefact does not match its record and was not sent.")
         }
         try await context.audit.record(req, "result.artefact", "result", result.id)
-        let listed = Self.listed(artefacts).first { $0.kind == kind } ?? artefact
         var headers = HTTPHeaders()
-        headers.add(name: .contentType, value: listed.mediaType)
-        headers.add(name: .contentDisposition, value: "attachment; filename=\"\(Self.fileName(result, listed))\"")
+        headers.add(name: .contentType, value: artefact.mediaType)
+        headers.add(name: .contentDisposition, value: "attachment; filename=\"\(Self.fileName(result, artefact))\"")
         headers.add(name: .cacheControl, value: "private, no-store")
         headers.add(name: "X-Content-Type-Options", value: "nosniff")
         return Response(status: .ok, headers: headers, body: .init(data: bytes))
@@ -88,22 +87,21 @@ struct ResultController: Sendable {
         return "\(result.imageID.api)-\(safe(result.extractorID))-\(safe(artefact.kind)).\(ext)"
     }
 
-    /// The kinds made on request from a result's stored artefacts: `geojson` from the label images
-    /// and the CSV (``JobRunner/derivedGeoJSON(from:)``), when it is not stored itself.
-    static func derivable(_ stored: [ResultArtefact]) -> Set<String> {
-        let kinds = Set(stored.map(\.kind))
-        guard !kinds.contains("geojson"), kinds.contains("labels"), kinds.contains("objects"),
-              Set(stored.filter { ["labels", "cell_labels", "objects"].contains($0.kind) }.map(\.blobID)).count == 1 else { return [] }
-        return ["geojson"]
+    /// The `geojson` a result makes on request from its label images and CSV
+    /// (``JobRunner/derivedGeoJSON(from:)``) when it does not store one: listed with the blob that
+    /// holds those (one blob) and `byte_size` −1, not known until made. Nil otherwise.
+    static func derivedGeoJSON(in stored: [ResultArtefact]) -> ResultArtefact? {
+        let sources = stored.filter { ["labels", "cell_labels", "objects"].contains($0.kind) }
+        guard !stored.contains(where: { $0.kind == "geojson" }), let labels = sources.first(where: { $0.kind == "labels" }),
+              sources.contains(where: { $0.kind == "objects" }), Set(sources.map(\.blobID)).count == 1 else { return nil }
+        return ResultArtefact(kind: "geojson", blobID: labels.blobID, mediaType: "application/geo+json", offset: 0, byteSize: -1)
     }
 
-    /// A result's artefacts as clients see them: the stored ones, with the derived `geojson`
-    /// (`byte_size` −1: not known until made) before `objects`.
+    /// A result's artefacts as clients see them: the stored ones, with a derived `geojson` before `objects`.
     static func listed(_ stored: [ResultArtefact]) -> [ResultArtefact] {
-        guard derivable(stored).contains("geojson"), let objects = stored.firstIndex(where: { $0.kind == "objects" }) else { return stored }
+        guard let geoJSON = derivedGeoJSON(in: stored), let objects = stored.firstIndex(where: { $0.kind == "objects" }) else { return stored }
         var out = stored
-        out.insert(ResultArtefact(kind: "geojson", blobID: stored[objects].blobID, mediaType: "application/geo+json", offset: 0, byteSize: -1),
-                   at: objects)
+        out.insert(geoJSON, at: objects)
         return out
     }
 
