@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/fluent-postgres-driver", from: "2.14.0"),
         .package(url: "https://github.com/vapor/jwt", from: "5.2.0"),
         .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -61,10 +62,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The SQLite that SQLiteNIO compiles in, called synchronously (KaryonStore's DirectSQLite):
+        // declarations of its prefixed entry points, resolved when SQLiteNIO is linked.
+        .target(
+            name: "CSQLiteDirect"
+        ),
         // Records (Fluent models, migrations) and the encrypted blob store.
         .target(
             name: "KaryonStore",
             dependencies: [
+                "CSQLiteDirect",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "FluentKit", package: "fluent-kit"),
                 .product(name: "SQLKit", package: "sql-kit"),

@@ -67,10 +67,27 @@ public struct QueuePolicy: Sendable {
 public struct JobQueue: Sendable {
     public let database: any Database
     public let policy: QueuePolicy
+    /// The embedded database's file, when `database` is SQLite on a file: worker slots then run
+    /// each job's reads and its completion on a ``DirectSQLite`` connection of their own
+    /// (``openDirectConnection()``). Nil on PostgreSQL.
+    public let directSQLitePath: String?
 
-    public init(database: any Database, policy: QueuePolicy = .init()) {
+    public init(database: any Database, policy: QueuePolicy = .init(), directSQLitePath: String? = nil) {
         self.database = database
         self.policy = policy
+        self.directSQLitePath = directSQLitePath
+    }
+
+    /// A direct connection for one worker slot, or nil without ``directSQLitePath``.
+    ///
+    /// Its commits do not sync the log (``DirectSQLite/Durability/normal``): a job's completion
+    /// that a power loss undoes leaves the job running under its lease, which the reaper then
+    /// returns to the queue, so the work is redone, not lost (the artefact blob it wrote is
+    /// collected as an orphan). Uploads, which cannot be redone, commit through the server's
+    /// connections, which sync (and make earlier commits durable with them).
+    public func openDirectConnection() throws -> DirectSQLite? {
+        guard let path = directSQLitePath else { return nil }
+        return try DirectSQLite(path: path, dialect: try sql, durability: .normal)
     }
 
     var sql: any SQLDatabase {
@@ -88,8 +105,14 @@ public struct JobQueue: Sendable {
     private func claim(extractors: [String], worker: String, now: Date, on sql: any SQLDatabase) async throws -> ClaimedJob? {
         guard !extractors.isEmpty else { return nil }
         let token = UUID()
-        let lock = isPostgres ? SQLRaw(" FOR UPDATE SKIP LOCKED") : SQLRaw("")
-        let rows = try await sql.raw("""
+        let rows = try await sql.raw(claimStatement(extractors: extractors, worker: worker, token: token, now: now, postgres: isPostgres)).all()
+        return try rows.first.map { try Self.claimed($0, token: token) }
+    }
+
+    /// The claim statement: the oldest runnable job of `extractors` becomes `worker`'s, under `token`.
+    private func claimStatement(extractors: [String], worker: String, token: UUID, now: Date, postgres: Bool) -> SQLQueryString {
+        let lock = postgres ? SQLRaw(" FOR UPDATE SKIP LOCKED") : SQLRaw("")
+        return """
             UPDATE jobs SET state = 'running', attempts = attempts + 1, attempt_token = \(bind: token),
                 worker_id = \(bind: worker), lease_expires_at = \(bind: now.addingTimeInterval(policy.lease)),
                 claimed_at = \(bind: now), updated_at = \(bind: now)
@@ -97,9 +120,11 @@ public struct JobQueue: Sendable {
                         AND extractor_id IN (\(binds: extractors)) ORDER BY run_after, created_at LIMIT 1\(lock))
               AND state IN ('queued', 'failed')
             RETURNING id, image_id, study_id, extractor_id, extractor_version, parameters, parameter_hash, attempts, max_attempts
-            """).all()
-        guard let row = rows.first else { return nil }
-        return ClaimedJob(
+            """
+    }
+
+    private static func claimed(_ row: any SQLRow, token: UUID) throws -> ClaimedJob {
+        ClaimedJob(
             id: try row.decode(column: "id", as: UUID.self), imageID: try row.decode(column: "image_id", as: UUID.self),
             studyID: try row.decode(column: "study_id", as: UUID.self), extractorID: try row.decode(column: "extractor_id", as: String.self),
             extractorVersion: try row.decode(column: "extractor_version", as: String.self),
@@ -164,21 +189,49 @@ public struct JobQueue: Sendable {
     }
 
     private static func complete(_ job: ClaimedJob, output: Output, now: Date, on sql: any SQLDatabase) async throws -> Completion {
-        let updated = try await sql.raw("""
-            UPDATE jobs SET state = 'succeeded', finished_at = \(bind: now), updated_at = \(bind: now),
-                lease_expires_at = NULL, last_error = NULL
-            WHERE id = \(bind: job.id) AND attempt_token = \(bind: job.attemptToken) AND state = 'running' RETURNING id
-            """).all()
-        guard !updated.isEmpty else { return .fenced }
-        let inserted = try await sql.raw("""
-            INSERT INTO results (id, image_id, study_id, job_id, extractor_id, extractor_version, parameters, parameter_hash,
-                                 input_sha256, features, artefacts, created_at)
-            VALUES (\(bind: UUID()), \(bind: job.imageID), \(bind: job.studyID), \(bind: job.id), \(bind: job.extractorID),
-                    \(bind: job.extractorVersion), \(bind: job.parameters), \(bind: job.parameterHash), \(bind: output.inputSHA256),
-                    \(bind: output.features), \(bind: output.artefacts), \(bind: now))
-            ON CONFLICT (image_id, extractor_id, extractor_version, parameter_hash) DO NOTHING RETURNING id
-            """).all()
-        return inserted.isEmpty ? .duplicate : .stored
+        guard !(try await sql.raw(finishStatement(job, now: now)).all()).isEmpty else { return .fenced }
+        return try await sql.raw(resultStatement(job, output: output, now: now)).all().isEmpty ? .duplicate : .stored
+    }
+
+    /// ``complete(_:output:thenClaim:worker:now:)`` on a direct connection to the embedded
+    /// database (``DirectSQLite``), from the caller's thread: the same statements in one
+    /// transaction, without the driver's thread hand-offs (a worker slot's bookkeeping per job).
+    public func complete(_ job: ClaimedJob, output: Output, thenClaim extractors: [String], worker: String, now: Date = Date(),
+                         on connection: DirectSQLite) throws -> (completion: Completion, next: ClaimedJob?) {
+        try connection.transaction { db in
+            let completion: Completion
+            if try db.rows(Self.finishStatement(job, now: now)).isEmpty {
+                completion = .fenced
+            } else {
+                completion = try db.rows(Self.resultStatement(job, output: output, now: now)).isEmpty ? .duplicate : .stored
+            }
+            guard !extractors.isEmpty else { return (completion, nil) }
+            let token = UUID()
+            let next = try db.rows(claimStatement(extractors: extractors, worker: worker, token: token, now: now, postgres: false))
+                .first.map { try Self.claimed($0, token: token) }
+            return (completion, next)
+        }
+    }
+
+    /// Ends a running job as succeeded, only under the caller's token (returns its id, or no row).
+    private static func finishStatement(_ job: ClaimedJob, now: Date) -> SQLQueryString {
+        """
+        UPDATE jobs SET state = 'succeeded', finished_at = \(bind: now), updated_at = \(bind: now),
+            lease_expires_at = NULL, last_error = NULL
+        WHERE id = \(bind: job.id) AND attempt_token = \(bind: job.attemptToken) AND state = 'running' RETURNING id
+        """
+    }
+
+    /// Stores the result unless an identical one exists (returns its id, or no row).
+    private static func resultStatement(_ job: ClaimedJob, output: Output, now: Date) -> SQLQueryString {
+        """
+        INSERT INTO results (id, image_id, study_id, job_id, extractor_id, extractor_version, parameters, parameter_hash,
+                             input_sha256, features, artefacts, created_at)
+        VALUES (\(bind: UUID()), \(bind: job.imageID), \(bind: job.studyID), \(bind: job.id), \(bind: job.extractorID),
+                \(bind: job.extractorVersion), \(bind: job.parameters), \(bind: job.parameterHash), \(bind: output.inputSHA256),
+                \(bind: output.features), \(bind: output.artefacts), \(bind: now))
+        ON CONFLICT (image_id, extractor_id, extractor_version, parameter_hash) DO NOTHING RETURNING id
+        """
     }
 
     /// Ends the attempt with an error: retried after a backoff, or dead once `maxAttempts` are

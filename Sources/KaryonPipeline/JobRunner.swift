@@ -30,9 +30,27 @@ public struct JobRunner: Sendable {
     /// the artefacts, already stored in one encrypted blob (``ResultArtefact``). When the result
     /// is not stored after all (fenced, duplicate), give the output to ``discard(_:)``.
     public func run(_ job: ClaimedJob) async throws -> JobQueue.Output {
-        guard let image = try await ImageRecord.findDirectly(job.imageID, on: database) else {
-            throw Failure(message: "the image was deleted", retryable: false)
+        guard let image = try await ImageRecord.findDirectly(job.imageID, on: database) else { throw Self.deleted }
+        let configured = try configure(job)
+        let bytes = try read(image)
+        let (options, blobs) = (decodeOptions, self.blobs)
+        return try await Self.offload {
+            try Self.produce(job, image: image, bytes: bytes, configured: configured, options: options, blobs: blobs)
         }
+    }
+
+    /// ``run(_:)`` from the caller's thread, the image record read on a direct connection to the
+    /// embedded database: for a worker slot that completes the job on the same connection next.
+    public func run(_ job: ClaimedJob, on connection: DirectSQLite) throws -> JobQueue.Output {
+        guard let image = try ImageRecord.findDirectly(job.imageID, on: connection) else { throw Self.deleted }
+        let configured = try configure(job)
+        return try Self.produce(job, image: image, bytes: try read(image), configured: configured, options: decodeOptions, blobs: blobs)
+    }
+
+    private static let deleted = Failure(message: "the image was deleted", retryable: false)
+
+    /// The extractor as the job's stored parameters configure it, at the job's version.
+    private func configure(_ job: ClaimedJob) throws -> ConfiguredExtractor {
         let configured: ConfiguredExtractor
         do {
             let values = try JSONDecoder().decode([String: ParameterValue].self, from: Data(job.parameters.utf8))
@@ -46,22 +64,25 @@ public struct JobRunner: Sendable {
             throw Failure(message: "\(job.extractorID) is now version \(configured.descriptor.version); the job asks for \(job.extractorVersion)",
                           retryable: false)
         }
-        let blobID = image.blobID
-        let pixelSize = image.pixelSize
-        let bytes: Data
+        return configured
+    }
+
+    /// The image's decrypted bytes.
+    private func read(_ image: ImageRecord) throws -> Data {
         do {
-            bytes = try blobs.get(blobID)
+            return try blobs.get(image.blobID)
         } catch let error as StoreError {
             throw Failure(message: "the stored image could not be read (\(error.code.rawValue))", retryable: error.code == .io)
         }
-        let options = decodeOptions
-        let blobs = self.blobs
-        return try await Self.offload {
-            var output = try Self.extract(bytes, with: configured, pixelSizeMicrons: pixelSize, sha256: image.sha256, options: options,
-                                          name: "image \(job.imageID)")
-            try Self.store(&output, in: blobs)
-            return output
-        }
+    }
+
+    /// Extraction and the artefacts' blob: the CPU-heavy part of a job.
+    private static func produce(_ job: ClaimedJob, image: ImageRecord, bytes: Data, configured: ConfiguredExtractor,
+                                options: DecodeOptions, blobs: any BlobStore) throws -> JobQueue.Output {
+        var output = try extract(bytes, with: configured, pixelSizeMicrons: image.pixelSize, sha256: image.sha256, options: options,
+                                 name: "image \(job.imageID)")
+        try store(&output, in: blobs)
+        return output
     }
 
     /// Writes the output's artefact files as one blob and lists them in `output.artefacts`.

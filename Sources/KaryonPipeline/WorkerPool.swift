@@ -126,6 +126,15 @@ public actor WorkerPool {
         let worker = "\(settings.workerID)/\(settings.extractor)/\(slot)"
         // The job claimed with the previous one's completion, if any.
         var next: ClaimedJob?
+        // On the embedded database: the slot's own connection for each job's reads and completion.
+        var connection: DirectSQLite?
+        if queue.directSQLitePath != nil {
+            do {
+                connection = try queue.openDirectConnection()
+            } catch {
+                logger.error("direct database connection failed; jobs go through the driver", metadata: ["error": "\(error)"])
+            }
+        }
         while !stopping, slot < target {
             do {
                 let claimed: ClaimedJob?
@@ -145,7 +154,7 @@ public actor WorkerPool {
                 }
                 running[slot] = job
                 if running.count == target { lastSaturated = Date() }
-                next = await execute(job, slot: slot, worker: worker)
+                next = await execute(job, slot: slot, worker: worker, connection: connection)
                 running[slot] = nil
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
@@ -154,12 +163,13 @@ public actor WorkerPool {
         }
         // Retired or stopping with a job claimed for it: back to the queue, the attempt uncounted.
         if let next { _ = try? await queue.release(next) }
+        connection?.close()
         slots[slot] = nil
     }
 
     /// Runs `job` and records how it ended. While the slot is still wanted, the completion also
     /// claims the slot's next job (one commit for both), which is returned.
-    private func execute(_ job: ClaimedJob, slot: Int, worker: String) async -> ClaimedJob? {
+    private func execute(_ job: ClaimedJob, slot: Int, worker: String, connection: DirectSQLite?) async -> ClaimedJob? {
         let started = Date()
         let meta: Logger.Metadata = ["job.id": "\(job.id)", "extractor.id": "\(job.extractorID)", "job.attempt": "\(job.attempt)"]
         let queue = self.queue
@@ -172,9 +182,21 @@ public actor WorkerPool {
         }
         defer { heartbeat.cancel() }
         do {
-            let output = try await runner.run(job)
-            let wanted = !stopping && slot < target
-            let (outcome, next) = try await queue.complete(job, output: output, thenClaim: wanted ? [settings.extractor] : [], worker: worker)
+            let output: JobQueue.Output, outcome: JobQueue.Completion, next: ClaimedJob?
+            if let connection {
+                // The whole job on one thread of its own: no hand-off between its statements.
+                let (runner, queue) = (self.runner, self.queue)
+                let claiming = !stopping && slot < target ? [settings.extractor] : []
+                (output, outcome, next) = try await JobRunner.offload {
+                    let output = try runner.run(job, on: connection)
+                    let ended = try queue.complete(job, output: output, thenClaim: claiming, worker: worker, on: connection)
+                    return (output, ended.completion, ended.next)
+                }
+            } else {
+                output = try await runner.run(job)
+                let wanted = !stopping && slot < target
+                (outcome, next) = try await queue.complete(job, output: output, thenClaim: wanted ? [settings.extractor] : [], worker: worker)
+            }
             if outcome != .stored { await runner.discard(output) }
             let duration = Date().timeIntervalSince(started)
             meanRun = meanRun.map { 0.8 * $0 + 0.2 * duration } ?? duration

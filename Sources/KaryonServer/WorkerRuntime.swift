@@ -98,7 +98,9 @@ extension Runtime {
         }
         let blobs = try EncryptedBlobStore.open(directory: configuration.blobDirectory, keyFile: configuration.keyFile)
         let pools = WorkerPools.make(database: app.db, blobs: blobs, registry: registry, extractors: extractors, scaling: options.scaling,
-                                     policy: QueuePolicy(lease: configuration.jobLease), idlePoll: options.idlePoll, logger: app.logger)
+                                     policy: QueuePolicy(lease: configuration.jobLease),
+                                     sqlitePath: configuration.databaseURL == nil ? configuration.sqlitePath : nil,
+                                     idlePoll: options.idlePoll, logger: app.logger)
         let wakeups = JobWakeups(databaseURL: configuration.databaseURL, pools: pools, logger: app.logger)
         for pool in pools { await pool.start() }
         wakeups.start()

@@ -17,6 +17,8 @@ public struct ServerParts: Sendable {
     let queuePolicy: QueuePolicy
     /// PostgreSQL's URL (workers listen for job notifications on it); nil on SQLite.
     let databaseURL: String?
+    /// The SQLite file (worker slots open direct connections to it); nil on PostgreSQL.
+    let sqlitePath: String?
 }
 
 /// Assembles the Karyon server on `app`: database (SQLite under the data directory, or
@@ -64,7 +66,8 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
     app.middleware.use(APIErrorMiddleware())
     routes(app, context: context)
     return ServerParts(blobs: store, metrics: context.metrics, jobSignal: context.jobSignal,
-                       queuePolicy: QueuePolicy(lease: configuration.jobLease), databaseURL: configuration.databaseURL)
+                       queuePolicy: QueuePolicy(lease: configuration.jobLease), databaseURL: configuration.databaseURL,
+                       sqlitePath: configuration.databaseURL == nil ? configuration.sqlitePath : nil)
 }
 
 /// Every route, public first, then those behind bearer authentication.

@@ -48,9 +48,10 @@ struct AutoscalerTests {
             let files = try (0..<24).map { ("f\($0).png", try TestImages.png(width: 160, height: 160, seed: 300 + $0)) }
             #expect(try await server.upload(files, study: study, token: token).status == .created)
             let quick = Scaling(min: 1, max: 3, targetBacklog: 0, idleCooldown: 0.3, interval: 0.1)
-            let blobs = try #require(server.parts).blobs
+            let parts = try #require(server.parts)
+            let (blobs, sqlitePath) = (parts.blobs, parts.sqlitePath)
             let pool = try #require(WorkerPools.make(database: server.app.db, blobs: blobs, registry: .standard, extractors: ["lbp"],
-                                                     scaling: quick, idlePoll: 0.05, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })).first)
+                                                     scaling: quick, sqlitePath: sqlitePath, idlePoll: 0.05, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })).first)
             await pool.start()
             var sawInQueue = 0
             let drained = await eventually(within: 120) {

@@ -29,6 +29,11 @@ public final class APIToken: Model, @unchecked Sendable {
 
     /// Neither revoked nor expired at `now`.
     public func isActive(at now: Date) -> Bool {
+        Self.isActive(revokedAt: revokedAt, expiresAt: expiresAt, at: now)
+    }
+
+    /// Whether a token revoked at `revokedAt` and expiring at `expiresAt` still holds at `now`.
+    public static func isActive(revokedAt: Date?, expiresAt: Date?, at now: Date) -> Bool {
         revokedAt == nil && (expiresAt.map { $0 > now } ?? true)
     }
 }

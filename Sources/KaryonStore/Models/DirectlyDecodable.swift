@@ -34,8 +34,17 @@ extension DirectlyDecodable {
     /// The row with id `id`, read directly; nil when there is none.
     public static func findDirectly(_ id: UUID, on db: any Database) async throws -> Self? {
         let sql = try db.sql(for: "\(schema) reads")
-        return try await sql.raw("SELECT \(unsafeRaw: selectList(alias: "r")) FROM \(ident: schema) r WHERE r.\"id\" = \(bind: id)")
-            .first().map(decode)
+        return try await sql.raw(findStatement(id)).first().map(decode)
+    }
+
+    /// ``findDirectly(_:on:)-(_,any Database)`` on a direct connection to the embedded database,
+    /// from the caller's thread.
+    public static func findDirectly(_ id: UUID, on connection: DirectSQLite) throws -> Self? {
+        try connection.rows(findStatement(id)).first.map(decode)
+    }
+
+    private static func findStatement(_ id: UUID) -> SQLQueryString {
+        "SELECT \(unsafeRaw: selectList(alias: "r")) FROM \(ident: schema) r WHERE r.\"id\" = \(bind: id)"
     }
 }
 

@@ -1,0 +1,152 @@
+import Fluent
+import Foundation
+import KaryonPipeline
+import KaryonStore
+import SQLKit
+import Testing
+@testable import KaryonServer
+
+@Suite("Direct SQLite connections: the queue's statements without the driver, same rows, same guarantees")
+struct DirectSQLiteTests {
+    /// A server with one study (`intensity` and `color`) and `images` uploaded, and a queue whose
+    /// slots may open direct connections.
+    func seeded(_ server: TestServer, images: Int) async throws -> JobQueue {
+        let (token, _) = try await server.account("direct-sql@lab.example")
+        let (_, _, study) = try await server.records(token: token, extractors: [["id": "intensity"], ["id": "color"]])
+        let files = try (0..<images).map { ("f\($0).png", try TestImages.png(seed: 400 + $0)) }
+        #expect(try await server.upload(files, study: study, token: token).status == .created)
+        let parts = try #require(server.parts)
+        let path = try #require(parts.sqlitePath)
+        return JobQueue(database: server.app.db, policy: .init(lease: 30), directSQLitePath: path)
+    }
+
+    @Test("completing and claiming on a direct connection writes what the driver writes; fencing and duplicates hold")
+    func completeAndClaim() async throws {
+        try await TestServer.with { server in
+            let queue = try await seeded(server, images: 3)
+            let connection = try #require(try queue.openDirectConnection())
+            defer { connection.close() }
+            let output = JobQueue.Output(features: #"{"mean": 1.5}"#, artefacts: "[]", inputSHA256: "abc")
+            let t0 = Date(timeIntervalSinceReferenceDate: Date().timeIntervalSinceReferenceDate.rounded() + 1.5)  // exact in both epochs
+            let first = try #require(try await queue.claim(extractors: ["intensity"], worker: "w1", now: t0))
+            let (stored, second) = try queue.complete(first, output: output, thenClaim: ["intensity"], worker: "w1/0", now: t0, on: connection)
+            #expect(stored == .stored)
+            let next = try #require(second)
+            #expect(next.id != first.id && next.extractorID == "intensity" && next.attempt == 1)
+
+            // Read back through Fluent: the claim, the finished job and the result, dates to the microsecond.
+            let claimed = try #require(try await Job.find(next.id, on: server.app.db))
+            #expect(claimed.state == "running" && claimed.workerID == "w1/0" && claimed.attemptToken == next.attemptToken)
+            #expect(claimed.leaseExpiresAt == t0.addingTimeInterval(30) && claimed.claimedAt == t0)
+            let finished = try #require(try await Job.find(first.id, on: server.app.db))
+            #expect(finished.state == "succeeded" && finished.finishedAt == t0 && finished.leaseExpiresAt == nil)
+            let result = try #require(try await ResultRecord.query(on: server.app.db).filter(\.$jobID == first.id).first())
+            #expect(result.imageID == first.imageID && result.studyID == first.studyID && result.features == output.features)
+            #expect(result.parameterHash == first.parameterHash && result.createdAt == t0 && result.inputSHA256 == "abc")
+
+            // The stale attempt is fenced and still claims; the driver sees the same queue.
+            let (fenced, third) = try queue.complete(first, output: output, thenClaim: ["intensity"], worker: "w1/0", now: t0, on: connection)
+            #expect(fenced == .fenced)
+            let last = try #require(third)
+            #expect(try await queue.claim(extractors: ["intensity"], worker: "w2") == nil, "all three intensity jobs are claimed")
+            #expect(try await queue.complete(last, output: output) == .stored)
+            #expect(try queue.complete(next, output: output, thenClaim: [], worker: "w1/0", on: connection).next == nil)
+            #expect(try await ResultRecord.query(on: server.app.db).count() == 3)
+
+            // The image a job names, read on the connection, is the image Fluent reads.
+            let image = try #require(try await ImageRecord.find(first.imageID, on: server.app.db))
+            let direct = try #require(try ImageRecord.findDirectly(first.imageID, on: connection))
+            #expect(try DirectDecodingTests.text(direct) == DirectDecodingTests.text(image))
+            #expect(try ImageRecord.findDirectly(UUID(), on: connection) == nil)
+        }
+    }
+
+    @Test("slots on direct connections and a claimer through the driver, racing: every job runs exactly once")
+    func racingSlots() async throws {
+        try await TestServer.with { server in
+            let queue = try await seeded(server, images: 8)
+            let output = JobQueue.Output(features: "{}", inputSHA256: "abc")
+            let ran = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for w in 0..<3 {
+                    group.addTask {
+                        try await JobRunner.offload {
+                            let connection = try #require(try queue.openDirectConnection())
+                            defer { connection.close() }
+                            var mine: [UUID] = []
+                            // The first claim through the driver, then each with the last completion.
+                            var job = try runBlocking { try await queue.claim(extractors: ["color"], worker: "d\(w)") }
+                            while let current = job {
+                                mine.append(current.id)
+                                job = try queue.complete(current, output: output, thenClaim: ["color"], worker: "d\(w)", on: connection).next
+                            }
+                            return mine
+                        }
+                    }
+                }
+                group.addTask {
+                    var mine: [UUID] = []
+                    var job = try await queue.claim(extractors: ["color"], worker: "f")
+                    while let current = job {
+                        mine.append(current.id)
+                        job = try await queue.complete(current, output: output, thenClaim: ["color"], worker: "f").next
+                    }
+                    return mine
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(ran.count == 8 && Set(ran).count == 8)
+            #expect(try await ResultRecord.query(on: server.app.db).filter(\.$extractorID == "color").count() == 8)
+        }
+    }
+
+    @Test("a failing statement rolls the transaction back; a held write lock is waited for, then reported; bad input is refused")
+    func failures() async throws {
+        try await TestServer.with { server in
+            let queue = try await seeded(server, images: 1)
+            let path = try #require(queue.directSQLitePath)
+            let dialect = try server.app.db.sql(for: "test")
+            let a = try DirectSQLite(path: path, dialect: dialect, busyTimeout: 0.3)
+            let b = try DirectSQLite(path: path, dialect: dialect, busyTimeout: 0.3)
+            defer { a.close(); b.close() }
+            let job = try #require(try await Job.query(on: server.app.db).first())
+            let id = try #require(job.id)
+
+            // Rolled back: the update inside a transaction that then fails leaves the row as it was.
+            #expect(throws: StoreError.self) {
+                try a.transaction { db in
+                    try db.run("UPDATE jobs SET state = 'dead' WHERE id = \(bind: id)" as SQLQueryString)
+                    try db.run("UPDATE no_such_table SET x = 1" as SQLQueryString)
+                }
+            }
+            #expect(try await Job.find(id, on: server.app.db)?.state == "queued")
+
+            // B holds the write lock: A waits its busy timeout, then fails clearly; later it succeeds.
+            let started = Date()
+            let error = #expect(throws: StoreError.self) {
+                try b.transaction { _ in
+                    try a.run("UPDATE jobs SET updated_at = \(bind: Date()) WHERE id = \(bind: id)" as SQLQueryString)
+                }
+            }
+            #expect(Date().timeIntervalSince(started) >= 0.25)
+            #expect(error?.message.contains("locked") == true, "\(String(describing: error))")
+            try a.run("UPDATE jobs SET updated_at = \(bind: Date()) WHERE id = \(bind: id)" as SQLQueryString)
+
+            // Values it cannot bind, and a file that is not there.
+            #expect(throws: StoreError.self) { try a.run("SELECT \(bind: [1, 2])" as SQLQueryString) }
+            #expect(throws: StoreError.self) { _ = try DirectSQLite(path: path + ".missing", dialect: dialect) }
+            #expect(try JobQueue(database: server.app.db).openDirectConnection() == nil, "no path: the driver only")
+        }
+    }
+}
+
+/// Runs async work from a thread that is not part of the cooperative pool, waiting for it.
+private func runBlocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<T, any Error>?
+    Task {
+        do { result = .success(try await work()) } catch { result = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try result!.get()
+}
