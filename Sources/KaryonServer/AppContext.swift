@@ -20,6 +20,8 @@ struct AppContext: Sendable {
     let jobSignal: JobSignal
     /// Resolves and stores study subscriptions (built-in and external extractors).
     let subscriptions: Subscriptions
+    /// Direct connections to the embedded database for uploads' transactions; nil on PostgreSQL.
+    let directSQLite: DirectSQLitePool?
 
     /// The queue on `db` with the configured lease.
     func queue(on db: any Database) -> JobQueue {

@@ -56,7 +56,8 @@ public func configure(_ app: Application, configuration: ServerConfiguration, bl
         passwords: try Passwords(), audit: audit, access: Access(audit: audit),
         uploads: UploadGate(perUser: configuration.maxConcurrentUploadsPerUser, total: configuration.maxConcurrentUploads,
                            highWater: configuration.queueHighWater), catalog: RouteCatalog(),
-        metrics: MetricsExport(database: app.db), jobSignal: JobSignal(), subscriptions: Subscriptions(registry: registry))
+        metrics: MetricsExport(database: app.db), jobSignal: JobSignal(), subscriptions: Subscriptions(registry: registry),
+        directSQLite: try DatabaseSetup.directConnections(configuration, on: app))
 
     app.http.server.configuration.hostname = configuration.host
     app.http.server.configuration.port = configuration.port
@@ -115,6 +116,19 @@ enum DatabaseSetup {
         }
     }
 
+    /// Direct connections to the SQLite file for the server's upload transactions (they sync the
+    /// log on commit and leave checkpoints to the ``WALCheckpointer``, as the pooled ones do),
+    /// closed at shutdown; nil on PostgreSQL.
+    static func directConnections(_ configuration: ServerConfiguration, on app: Application) throws -> DirectSQLitePool? {
+        guard configuration.databaseURL == nil else { return nil }
+        let (path, dialect) = (configuration.sqlitePath, try app.db.sql(for: "direct connections"))
+        let pool = DirectSQLitePool {
+            try DirectSQLite(path: path, dialect: dialect, busyTimeout: sqliteBusyTimeout, autoCheckpoint: false)
+        }
+        app.lifecycle.use(DirectSQLiteShutdown(pool: pool))
+        return pool
+    }
+
     /// The server's SQLite connections leave checkpoints to a ``WALCheckpointer`` (started with the
     /// application), never to whichever request's commit fills the log. Worker processes keep
     /// SQLite's automatic checkpoints. No-op on PostgreSQL.
@@ -126,6 +140,13 @@ enum DatabaseSetup {
         }
         app.lifecycle.use(WALCheckpointer(path: configuration.sqlitePath, busyTimeout: sqliteBusyTimeout, logger: app.logger))
     }
+}
+
+/// Closes the direct SQLite connections when the application stops.
+struct DirectSQLiteShutdown: LifecycleHandler {
+    let pool: DirectSQLitePool
+
+    func shutdown(_ application: Application) { pool.close() }
 }
 
 /// Adds `X-Request-Id` to every response and keeps API answers out of caches (they carry

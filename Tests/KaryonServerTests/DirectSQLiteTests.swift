@@ -139,6 +139,54 @@ struct DirectSQLiteTests {
     }
 }
 
+extension DirectSQLiteTests {
+    @Test("an upload's rows: images, a job per subscription, audit and idempotency in one transaction; the same image again is a conflict that leaves nothing",
+          arguments: TestDatabase.all)
+    func uploadRows(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let (token, userText) = try await server.account("rows@lab.example")
+            let user = try #require(UUID(uuidString: userText))
+            let (_, _, studyText) = try await server.records(token: token, extractors: [["id": "intensity"], ["id": "color"]])
+            let study = try #require(try await Study.find(UUID(uuidString: studyText), on: server.app.db))
+            let studyID = try study.requireID()
+            func rows(_ sha: String, key: String) -> UploadRows {
+                let record = ImageRecord(studyID: studyID, projectID: study.projectID, blobID: UUID(), sha256: sha, byteSize: 10, width: 2,
+                                         height: 2, channels: 3, bitDepth: 8, format: "png", pixelSize: 0.5, originalName: "a.png",
+                                         createdBy: user)
+                let event = AuditEvent(actorID: user, tokenID: nil, action: "image.upload", resourceType: "image",
+                                       resourceID: record.id?.uuidString.lowercased(), outcome: .success, requestID: "r")
+                return UploadRows(studyID: studyID, records: [record], audit: [event],
+                                  idempotency: IdempotencyRecord(userID: user, key: key, requestHash: "h", status: 201, response: "{}"))
+            }
+            // SQLite: on a direct connection, as uploads run there; PostgreSQL: through Fluent.
+            let path = database == .sqlite ? server.parts?.sqlitePath : nil
+            func store(_ upload: UploadRows) async throws -> [String] {
+                if let path {
+                    let connection = try DirectSQLite(path: path, dialect: try server.app.db.sql(for: "test"))
+                    defer { connection.close() }
+                    return try connection.transaction { try upload.store(on: $0) }
+                }
+                return try await server.app.db.transaction { try await upload.store(on: $0) }
+            }
+            #expect(try await store(rows("aa", key: "k1")) == ["intensity", "color"])
+            do {
+                _ = try await store(rows("aa", key: "k2"))
+                Issue.record("the same image twice in one study must be refused")
+            } catch {
+                let conflict = (error as? StoreError)?.code == .conflict || (error as? any DatabaseError)?.isConstraintFailure == true
+                #expect(conflict, "\(error)")
+            }
+            let db = server.app.db
+            #expect(try await ImageRecord.query(on: db).count() == 1)
+            #expect(try await Job.query(on: db).count() == 2)
+            #expect(try await IdempotencyRecord.query(on: db).count() == 1)
+            #expect(try await AuditEvent.query(on: db).filter(\.$action == "image.upload").count() == 1)
+            let event = try #require(try await AuditEvent.query(on: db).filter(\.$action == "image.upload").first())
+            #expect(event.outcome == "success" && event.actorID == user && event.requestID == "r")
+        }
+    }
+}
+
 /// Runs async work from a thread that is not part of the cooperative pool, waiting for it.
 private func runBlocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
     let done = DispatchSemaphore(value: 0)

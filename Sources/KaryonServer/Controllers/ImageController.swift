@@ -173,53 +173,35 @@ struct ImageController: Sendable {
         // record. A crash in between leaves only orphaned blobs, collected at start-up.
         let blobs = context.blobs
         let toWrite = fresh.map { ($0.0.blobID, $0.1) }
-        let written: [UUID] = try await req.application.threadPool.runIfActive {
-            var done: [UUID] = []
-            do {
-                for (blobID, bytes) in toWrite {
-                    try blobs.put(bytes, id: blobID)
-                    done.append(blobID)
-                }
-            } catch {
-                for id in done { _ = try? blobs.delete(id) }
-                throw error
-            }
-            return done
-        }
         let records = fresh.map(\.0)
+        let rows = UploadRows(studyID: studyID, records: records, audit: context.audit.events(req, "image.upload", "image", records.map(\.id)),
+                              idempotency: key.map { IdempotencyRecord(userID: user, key: $0, requestHash: requestHash, status: Int(status.code),
+                                                                         response: bodyText) })
         let queued: [String]
         do {
-            queued = try await req.db.transaction { db in
-                // Read under the study's lock, so a subscription committing meanwhile is either
-                // seen here or backfills these images itself.
-                var subscriptions: [StudyExtractor] = []
-                if !records.isEmpty {
-                    try await Subscriptions.lock(study: studyID, on: db)
-                    subscriptions = try await StudyExtractor.allDirectly(where: "r.study_id = \(bind: studyID)", on: db)
-                        .sorted { ($0.createdAt, $0.extractorID) < ($1.createdAt, $1.extractorID) }
-                }
-                // A few multi-row statements, not one per row: rows, then every image's jobs
-                // (DirectlyInsertable). 50 rows × 20 columns stay far below every database's limit
-                // on bound parameters.
-                let jobs = try records.flatMap { record in
-                    let imageID = try record.requireID()
-                    return subscriptions.map { sub in
-                        Job(imageID: imageID, studyID: studyID, extractorID: sub.extractorID, extractorVersion: sub.extractorVersion,
-                            parameters: sub.parameters, parameterHash: sub.parameterHash)
+            if let direct = context.directSQLite {
+                // The embedded database: blobs and transaction in one hand-off to the blocking pool.
+                queued = try await req.application.threadPool.runIfActive {
+                    try Self.write(toWrite, to: blobs)
+                    do {
+                        return try direct.withConnection { connection in try connection.transaction { try rows.store(on: $0) } }
+                    } catch {
+                        Self.delete(toWrite.map(\.0), from: blobs, logger: req.logger)
+                        throw error
                     }
                 }
-                try await ImageRecord.insert(records, on: db)
-                try await Job.insert(jobs, on: db)
-                try await context.audit.record(req, "image.upload", "image", records.map(\.id), on: db)
-                if let key {
-                    try await IdempotencyRecord(userID: user, key: key, requestHash: requestHash, status: Int(status.code),
-                                                response: bodyText).create(on: db)
+            } else {
+                try await req.application.threadPool.runIfActive { try Self.write(toWrite, to: blobs) }
+                do {
+                    queued = try await req.db.transaction { try await rows.store(on: $0) }
+                } catch {
+                    try? await BlobSweeper.delete(toWrite.map(\.0), from: blobs, pool: req.application.threadPool, logger: req.logger)
+                    throw error
                 }
-                return subscriptions.map(\.extractorID)
             }
         } catch {
-            try? await BlobSweeper.delete(written, from: blobs, pool: req.application.threadPool, logger: req.logger)
-            if let dbError = error as? any DatabaseError, dbError.isConstraintFailure {
+            let constraint = (error as? any DatabaseError)?.isConstraintFailure == true || (error as? StoreError)?.code == .conflict
+            if constraint {
                 if let key, let replay = try await replay(req, key: key, user: user, requestHash: requestHash) { return replay }
                 throw APIError.conflict("The same image was uploaded to this study at the same moment; retry to get its id.")
             }
@@ -229,6 +211,30 @@ struct ImageController: Sendable {
         var headers = HTTPHeaders()
         headers.add(name: .contentType, value: "application/json; charset=utf-8")
         return Response(status: status, headers: headers, body: .init(buffer: ByteBuffer(bytes: body)))
+    }
+
+    /// Writes the blobs (encrypted, fsynced); on a failure deletes those already written.
+    private static func write(_ blobs: [(UUID, Data)], to store: any BlobStore) throws {
+        var done: [UUID] = []
+        do {
+            for (id, bytes) in blobs {
+                try store.put(bytes, id: id)
+                done.append(id)
+            }
+        } catch {
+            delete(done, from: store, logger: nil)
+            throw error
+        }
+    }
+
+    /// Best-effort deletion of blobs whose rows were not committed (what fails stays an orphan,
+    /// collected at start-up).
+    private static func delete(_ ids: [UUID], from store: any BlobStore, logger: Logger?) {
+        for id in ids {
+            do { try store.delete(id) } catch {
+                logger?.error("blob delete failed", metadata: ["blob.id": "\(id)", "error": "\(error)"])
+            }
+        }
     }
 
     // MARK: Reading

@@ -41,31 +41,25 @@ struct Audit: Sendable {
     /// the caller's transaction.
     func record(_ request: Request, _ action: String, _ resourceType: String, _ resourceIDs: [UUID?],
                 on db: any Database) async throws {
-        guard !resourceIDs.isEmpty else { return }
+        try await Self.insert(events(request, action, resourceType, resourceIDs), on: db)
+    }
+
+    /// The events of ``record(_:_:_:_:on:)`` (a batch), for writing in a transaction elsewhere.
+    func events(_ request: Request, _ action: String, _ resourceType: String, _ resourceIDs: [UUID?]) -> [AuditEvent] {
         let principal = request.auth.get(Principal.self)
-        let events = resourceIDs.map { id in
+        return resourceIDs.map { id in
             AuditEvent(actorID: principal?.userID, tokenID: principal?.tokenID, action: action, resourceType: resourceType,
                        resourceID: id?.uuidString.lowercased(), outcome: .success, requestID: request.id)
-        }
-        for start in stride(from: 0, to: events.count, by: 500) {
-            try await Self.insert(Array(events[start..<min(start + 500, events.count)]), on: db)
         }
     }
 
     /// Inserts the rows with one plain multi-row `INSERT`.
     static func insert(_ events: [AuditEvent], on db: any Database) async throws {
-        guard let sql = db as? any SQLDatabase else {
+        guard db is any SQLDatabase else {
             for event in events { try await event.create(on: db) }
             return
         }
-        var insert = sql.insert(into: AuditEvent.schema)
-            .columns("id", "at", "actor_id", "token_id", "action", "resource_type", "resource_id", "outcome", "request_id")
-        for event in events {
-            insert = insert.values(SQLBind(event.id ?? UUID()), SQLBind(event.at), SQLBind(event.actorID), SQLBind(event.tokenID),
-                                   SQLBind(event.action), SQLBind(event.resourceType), SQLBind(event.resourceID), SQLBind(event.outcome),
-                                   SQLBind(event.requestID))
-        }
-        try await insert.run()
+        try await AuditEvent.insert(events, on: db, batch: 500)
     }
 
     /// Records a denial; never throws (the caller is already answering with an error).

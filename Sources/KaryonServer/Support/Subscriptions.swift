@@ -70,7 +70,12 @@ struct Subscriptions: Sendable {
     /// other's rows — every image gets a job for every subscription.
     static func lock(study: UUID, on db: any Database) async throws {
         guard let sql = db as? any SQLDatabase else { return }
-        try await sql.raw("UPDATE studies SET updated_at = \(bind: Date()) WHERE id = \(bind: study)").run()
+        try await sql.raw(lockStatement(study: study)).run()
+    }
+
+    /// The statement of ``lock(study:on:)``.
+    static func lockStatement(study: UUID) -> SQLQueryString {
+        "UPDATE studies SET updated_at = \(bind: Date()) WHERE id = \(bind: study)"
     }
 
     /// What ``subscribe(_:study:backfill:on:)`` did.

@@ -28,7 +28,17 @@ extension DirectlyDecodable {
     /// The rows that satisfy `condition` (columns of alias `r`), read directly, in no particular order.
     public static func allDirectly(where condition: SQLQueryString, on db: any Database) async throws -> [Self] {
         let sql = try db.sql(for: "\(schema) reads")
-        return try await sql.raw("SELECT \(unsafeRaw: selectList(alias: "r")) FROM \(ident: schema) r WHERE \(condition)").all().map(decode)
+        return try await sql.raw(allStatement(where: condition)).all().map(decode)
+    }
+
+    /// ``allDirectly(where:on:)-(_,any Database)`` on a direct connection to the embedded
+    /// database, from the caller's thread.
+    public static func allDirectly(where condition: SQLQueryString, on connection: DirectSQLite) throws -> [Self] {
+        try connection.rows(allStatement(where: condition)).map(decode)
+    }
+
+    private static func allStatement(where condition: SQLQueryString) -> SQLQueryString {
+        "SELECT \(unsafeRaw: selectList(alias: "r")) FROM \(ident: schema) r WHERE \(condition)"
     }
 
     /// The row with id `id`, read directly; nil when there is none.
@@ -170,13 +180,25 @@ extension DirectlyInsertable {
     /// Inserts `models` with one statement per `batch` rows.
     public static func insert(_ models: some Collection<Self>, on db: any Database, batch: Int = 50) async throws {
         let sql = try db.sql(for: "\(schema) inserts")
+        for statement in insertStatements(models, batch: batch) {
+            try await sql.execute(sql: statement) { _ in }
+        }
+    }
+
+    /// ``insert(_:on:batch:)-(_,any Database,_)`` on a direct connection to the embedded
+    /// database, from the caller's thread.
+    public static func insert(_ models: some Collection<Self>, on connection: DirectSQLite, batch: Int = 50) throws {
+        for statement in insertStatements(models, batch: batch) { try connection.run(statement) }
+    }
+
+    /// Multi-row `INSERT`s of `models`, `batch` rows each.
+    public static func insertStatements(_ models: some Collection<Self>, batch: Int = 50) -> [SQLInsert] {
         let rows = Array(models)
-        for start in stride(from: 0, to: rows.count, by: batch) {
-            var insert = sql.insert(into: schema).columns(columns)
-            for model in rows[start..<min(start + batch, rows.count)] {
-                insert = insert.values(model.columnValues.map { SQLBind($0) })
-            }
-            try await insert.run()
+        return stride(from: 0, to: rows.count, by: batch).map { start in
+            var insert = SQLInsert(table: SQLIdentifier(schema))
+            insert.columns = columns.map { SQLIdentifier($0) }
+            insert.values = rows[start..<min(start + batch, rows.count)].map { $0.columnValues.map { SQLBind($0) } }
+            return insert
         }
     }
 }
@@ -214,4 +236,18 @@ extension StudyExtractor: DirectlyDecodable {
         s.$id.exists = true
         return s
     }
+}
+
+extension AuditEvent: DirectlyInsertable {
+    public static let columns = ["id", "at", "actor_id", "token_id", "action", "resource_type", "resource_id", "outcome", "request_id"]
+
+    public var columnValues: [any Encodable & Sendable] {
+        [id ?? UUID(), at, actorID, tokenID, action, resourceType, resourceID, outcome, requestID]
+    }
+}
+
+extension IdempotencyRecord: DirectlyInsertable {
+    public static let columns = ["id", "user_id", "key", "request_hash", "status", "response", "created_at"]
+
+    public var columnValues: [any Encodable & Sendable] { [id ?? UUID(), userID, key, requestHash, status, response, createdAt] }
 }

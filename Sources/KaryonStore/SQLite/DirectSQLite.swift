@@ -1,4 +1,5 @@
 import CSQLiteDirect
+import Synchronization
 import Foundation
 import SQLKit
 
@@ -41,7 +42,10 @@ public final class DirectSQLite: @unchecked Sendable {
     ///   - busyTimeout: how long a statement waits for another connection's write lock (SQLite's
     ///     sleeping handler) before it fails with "database is locked".
     /// - Throws: ``StoreError`` (`.io`) when the file cannot be opened or `dialect` is not SQLite.
-    public init(path: String, dialect: any SQLDatabase, busyTimeout: TimeInterval = 30, durability: Durability = .full) throws {
+    ///   - autoCheckpoint: whether this connection's commits checkpoint the log once it passes
+    ///     1,000 pages (SQLite's default); off where a checkpointer of its own runs (the server's).
+    public init(path: String, dialect: any SQLDatabase, busyTimeout: TimeInterval = 30, durability: Durability = .full,
+                autoCheckpoint: Bool = true) throws {
         guard dialect.dialect.name == "sqlite" else {
             throw StoreError(.io, "a direct SQLite connection needs an SQLite dialect, not \(dialect.dialect.name)")
         }
@@ -61,6 +65,7 @@ public final class DirectSQLite: @unchecked Sendable {
             try check(kdb_busy_timeout(db, Int32(min(max(busyTimeout, 0) * 1000, Double(Int32.max)))), "setting the busy timeout")
             try execute("PRAGMA foreign_keys = ON")
             if durability == .normal { try execute("PRAGMA synchronous = NORMAL") }
+            if !autoCheckpoint { try execute("PRAGMA wal_autocheckpoint = 0") }
         } catch {
             close()
             throw error
@@ -149,7 +154,8 @@ public final class DirectSQLite: @unchecked Sendable {
     private func check(_ status: Int32, _ context: String) throws {
         guard status != KDB_OK, status != KDB_ROW, status != KDB_DONE else { return }
         let message = handle.map { String(cString: kdb_errmsg($0)) } ?? "the connection is closed"
-        throw StoreError(.io, "SQLite failed (\(status)): \(message)", underlying: context)
+        // SQLITE_CONSTRAINT: a uniqueness or foreign-key rule refused the statement.
+        throw StoreError(status & 0xFF == 19 ? .conflict : .io, "SQLite failed (\(status)): \(message)", underlying: context)
     }
 
     /// Binds as SQLiteNIO does (`SQLiteDataConvertible`, and UUIDs through their `Encodable` text).
@@ -299,5 +305,47 @@ public final class DirectSQLite: @unchecked Sendable {
         private func mismatch(_ wanted: String) -> DecodingError {
             .typeMismatch(Any.self, .init(codingPath: codingPath, debugDescription: "column \(column) holds \(value), not \(wanted)"))
         }
+    }
+}
+
+/// Direct connections shared by code on a blocking thread pool (the server's upload
+/// transactions): an idle connection is reused, a new one opened when all are in use, and at most
+/// `keep` stay open between uses.
+public final class DirectSQLitePool: Sendable {
+    private let open: @Sendable () throws -> DirectSQLite
+    private let state = Mutex<(idle: [DirectSQLite], closed: Bool)>(([], false))
+    private let keep: Int
+
+    public init(keep: Int = 4, open: @escaping @Sendable () throws -> DirectSQLite) {
+        self.keep = keep
+        self.open = open
+    }
+
+    /// Runs `body` with a connection of its own, on the caller's (blocking) thread.
+    /// - Throws: ``StoreError`` when the pool is closed or a connection cannot be opened, or what
+    ///   `body` throws.
+    public func withConnection<T>(_ body: (DirectSQLite) throws -> T) throws -> T {
+        let (reused, closed) = state.withLock { s in (s.closed ? nil : s.idle.popLast(), s.closed) }
+        if closed { throw StoreError(.io, "the database connections are closed (the server is stopping)") }
+        let connection = try reused ?? open()
+        defer {
+            let kept = state.withLock { s -> Bool in
+                guard !s.closed, s.idle.count < keep else { return false }
+                s.idle.append(connection)
+                return true
+            }
+            if !kept { connection.close() }
+        }
+        return try body(connection)
+    }
+
+    /// Closes the idle connections and those in use as they are given back.
+    public func close() {
+        let idle = state.withLock { s -> [DirectSQLite] in
+            s.closed = true
+            defer { s.idle.removeAll() }
+            return s.idle
+        }
+        for connection in idle { connection.close() }
     }
 }
