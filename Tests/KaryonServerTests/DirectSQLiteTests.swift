@@ -83,15 +83,7 @@ struct DirectSQLiteTests {
                         }
                     }
                 }
-                group.addTask {
-                    var mine: [UUID] = []
-                    var job = try await queue.claim(extractors: ["color"], worker: "f")
-                    while let current = job {
-                        mine.append(current.id)
-                        job = try await queue.complete(current, output: output, thenClaim: ["color"], worker: "f").next
-                    }
-                    return mine
-                }
+                group.addTask { try await queue.drain("color", worker: "f", output: output) }
                 return try await group.reduce(into: []) { $0 += $1 }
             }
             #expect(ran.count == 8 && Set(ran).count == 8)

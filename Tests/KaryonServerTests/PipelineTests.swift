@@ -92,15 +92,7 @@ struct PipelineTests {
             // Slots that claim with their completions, racing: every color job runs exactly once.
             let ran = try await withThrowingTaskGroup(of: [UUID].self) { group in
                 for w in 0..<3 {
-                    group.addTask {
-                        var mine: [UUID] = []
-                        var job = try await queue.claim(extractors: ["color"], worker: "c\(w)")
-                        while let current = job {
-                            mine.append(current.id)
-                            job = try await queue.complete(current, output: output, thenClaim: ["color"], worker: "c\(w)").next
-                        }
-                        return mine
-                    }
+                    group.addTask { try await queue.drain("color", worker: "c\(w)", output: output) }
                 }
                 return try await group.reduce(into: []) { $0 += $1 }
             }

@@ -64,3 +64,17 @@ extension TestServer {
         return status
     }
 }
+
+extension JobQueue {
+    /// Claims and completes `extractor`'s jobs through the driver as one busy slot does (each
+    /// completion claims the next) until none is left; the ids it ran, in order.
+    func drain(_ extractor: String, worker: String, output: Output) async throws -> [UUID] {
+        var ran: [UUID] = []
+        var job = try await claim(extractors: [extractor], worker: worker)
+        while let current = job {
+            ran.append(current.id)
+            job = try await complete(current, output: output, thenClaim: [extractor], worker: worker).next
+        }
+        return ran
+    }
+}
