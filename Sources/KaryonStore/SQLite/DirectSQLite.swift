@@ -316,7 +316,7 @@ public final class DirectSQLitePool: Sendable {
     private let state = Mutex<(idle: [DirectSQLite], closed: Bool)>(([], false))
     private let keep: Int
 
-    public init(keep: Int = 4, open: @escaping @Sendable () throws -> DirectSQLite) {
+    public init(keep: Int = 8, open: @escaping @Sendable () throws -> DirectSQLite) {
         self.keep = keep
         self.open = open
     }
