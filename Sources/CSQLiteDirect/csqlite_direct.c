@@ -12,6 +12,7 @@ int sqlite_nio_sqlite3_busy_timeout(kdb_db *, int ms);
 int sqlite_nio_sqlite3_exec(kdb_db *, const char *sql, int (*callback)(void *, int, char **, char **), void *, char **errmsg);
 const char *sqlite_nio_sqlite3_errmsg(kdb_db *);
 int sqlite_nio_sqlite3_extended_errcode(kdb_db *db);
+int sqlite_nio_sqlite3_get_autocommit(kdb_db *db);
 int sqlite_nio_sqlite3_prepare_v2(kdb_db *db, const char *zSql, int nByte, kdb_stmt **ppStmt, const char **pzTail);
 int sqlite_nio_sqlite3_step(kdb_stmt *);
 int sqlite_nio_sqlite3_reset(kdb_stmt *pStmt);
@@ -37,6 +38,7 @@ int kdb_busy_timeout(kdb_db *db, int milliseconds) { return sqlite_nio_sqlite3_b
 int kdb_exec(kdb_db *db, const char *sql) { return sqlite_nio_sqlite3_exec(db, sql, NULL, NULL, NULL); }
 const char *kdb_errmsg(kdb_db *db) { return sqlite_nio_sqlite3_errmsg(db); }
 int kdb_extended_errcode(kdb_db *db) { return sqlite_nio_sqlite3_extended_errcode(db); }
+int kdb_get_autocommit(kdb_db *db) { return sqlite_nio_sqlite3_get_autocommit(db); }
 
 int kdb_prepare(kdb_db *db, const char *sql, kdb_stmt **statement) {
     return sqlite_nio_sqlite3_prepare_v2(db, sql, -1, statement, NULL);

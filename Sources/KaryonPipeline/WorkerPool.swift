@@ -154,8 +154,15 @@ public actor WorkerPool {
                 }
                 running[slot] = job
                 if running.count == target { lastSaturated = Date() }
-                next = await execute(job, slot: slot, worker: worker, connection: connection)
+                let ended = await execute(job, slot: slot, worker: worker, connection: connection)
+                next = ended.next
                 running[slot] = nil
+                if ended.connectionFailed {
+                    // The database refused the direct connection: the next job gets a fresh one
+                    // (or, if none opens, the driver).
+                    connection?.close()
+                    connection = try? queue.openDirectConnection()
+                }
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
                 await doorbell.wait(upTo: settings.idlePoll)
@@ -168,8 +175,10 @@ public actor WorkerPool {
     }
 
     /// Runs `job` and records how it ended. While the slot is still wanted, the completion also
-    /// claims the slot's next job (one commit for both), which is returned.
-    private func execute(_ job: ClaimedJob, slot: Int, worker: String, connection: DirectSQLite?) async -> ClaimedJob? {
+    /// claims the slot's next job (one commit for both), which is returned; `connectionFailed`
+    /// when the direct connection threw.
+    private func execute(_ job: ClaimedJob, slot: Int, worker: String, connection: DirectSQLite?) async
+        -> (next: ClaimedJob?, connectionFailed: Bool) {
         let started = Date()
         let meta: Logger.Metadata = ["job.id": "\(job.id)", "extractor.id": "\(job.extractorID)", "job.attempt": "\(job.attempt)"]
         let queue = self.queue
@@ -206,7 +215,7 @@ public actor WorkerPool {
                 logger.info("job finished", metadata: meta.merging(["job.outcome": "\(outcome)", "job.seconds": "\(duration)"]) { $1 })
                 await events?(.succeeded(job, duration: duration))
             }
-            return next
+            return (next, false)
         } catch {
             // When completing threw, the commit may or may not have happened: the artefact blob
             // stays, and the start-up orphan collection removes it if no result names it.
@@ -225,7 +234,7 @@ public actor WorkerPool {
                 }
             }
             if let state { await events?(.failed(job, state: state, message: message)) }
-            return nil
+            return (nil, connection != nil && error is StoreError)
         }
     }
 

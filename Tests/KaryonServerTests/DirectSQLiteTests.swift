@@ -3,6 +3,7 @@ import Foundation
 import KaryonPipeline
 import KaryonStore
 import SQLKit
+import Synchronization
 import Testing
 @testable import KaryonServer
 
@@ -111,11 +112,13 @@ struct DirectSQLiteTests {
                 }
             }
             #expect(try await Job.find(id, on: server.app.db)?.state == "queued")
+            #expect(a.isReady, "no transaction is left open after a rollback")
 
             // B holds the write lock: A waits its busy timeout, then fails clearly; later it succeeds.
             let started = Date()
             let error = #expect(throws: StoreError.self) {
-                try b.transaction { _ in
+                try b.transaction { held in
+                    #expect(!held.isReady)
                     try a.run("UPDATE jobs SET updated_at = \(bind: Date()) WHERE id = \(bind: id)" as SQLQueryString)
                 }
             }
@@ -127,6 +130,17 @@ struct DirectSQLiteTests {
             #expect(throws: StoreError.self) { try a.run("SELECT \(bind: [1, 2])" as SQLQueryString) }
             #expect(throws: StoreError.self) { _ = try DirectSQLite(path: path + ".missing", dialect: dialect) }
             #expect(try JobQueue(database: server.app.db).openDirectConnection() == nil, "no path: the driver only")
+
+            // A pool reuses an idle connection, and refuses once closed.
+            let opened = Mutex(0)
+            let pool = DirectSQLitePool(keep: 1) {
+                opened.withLock { $0 += 1 }
+                return try DirectSQLite(path: path, dialect: dialect)
+            }
+            let first = try pool.withConnection { ObjectIdentifier($0) }
+            #expect(try pool.withConnection { ObjectIdentifier($0) } == first && opened.withLock { $0 } == 1)
+            pool.close()
+            #expect(throws: StoreError.self) { try pool.withConnection { _ in } }
         }
     }
 }

@@ -33,6 +33,8 @@ int kdb_busy_timeout(kdb_db *db, int milliseconds);
 int kdb_exec(kdb_db *db, const char *sql);
 const char *kdb_errmsg(kdb_db *db);
 int kdb_extended_errcode(kdb_db *db);
+/* Nonzero when no transaction is open on the connection. */
+int kdb_get_autocommit(kdb_db *db);
 
 int kdb_prepare(kdb_db *db, const char *sql, kdb_stmt **statement);
 int kdb_step(kdb_stmt *statement);

@@ -82,6 +82,9 @@ public final class DirectSQLite: @unchecked Sendable {
         handle = nil
     }
 
+    /// Whether the connection is open and outside any transaction (ready for the next user).
+    public var isReady: Bool { handle.map { kdb_get_autocommit($0) != 0 } ?? false }
+
     /// Runs `body` in one transaction that holds the write lock from its start (`BEGIN
     /// IMMEDIATE`, so no statement inside meets a busy database half-way). Commits when `body`
     /// returns, rolls back when it throws.
@@ -329,8 +332,9 @@ public final class DirectSQLitePool: Sendable {
         if closed { throw StoreError(.io, "the database connections are closed (the server is stopping)") }
         let connection = try reused ?? open()
         defer {
+            let ready = connection.isReady  // a transaction left open (a failed rollback) is not reused
             let kept = state.withLock { s -> Bool in
-                guard !s.closed, s.idle.count < keep else { return false }
+                guard ready, !s.closed, s.idle.count < keep else { return false }
                 s.idle.append(connection)
                 return true
             }
