@@ -71,11 +71,15 @@ public struct JobQueue: Sendable {
     /// each job's reads and its completion on a ``DirectSQLite`` connection of their own
     /// (``openDirectConnection()``). Nil on PostgreSQL.
     public let directSQLitePath: String?
+    /// Whether the direct connections' commits checkpoint the log (SQLite's default); false in a
+    /// process whose own checkpointer does it (the server, with in-process workers).
+    public let directCheckpoints: Bool
 
-    public init(database: any Database, policy: QueuePolicy = .init(), directSQLitePath: String? = nil) {
+    public init(database: any Database, policy: QueuePolicy = .init(), directSQLitePath: String? = nil, directCheckpoints: Bool = true) {
         self.database = database
         self.policy = policy
         self.directSQLitePath = directSQLitePath
+        self.directCheckpoints = directCheckpoints
     }
 
     /// A direct connection for one worker slot, or nil without ``directSQLitePath``.
@@ -87,7 +91,7 @@ public struct JobQueue: Sendable {
     /// connections, which sync (and make earlier commits durable with them).
     public func openDirectConnection() throws -> DirectSQLite? {
         guard let path = directSQLitePath else { return nil }
-        return try DirectSQLite(path: path, dialect: try sql, durability: .normal)
+        return try DirectSQLite(path: path, dialect: try sql, durability: .normal, autoCheckpoint: directCheckpoints)
     }
 
     var sql: any SQLDatabase {

@@ -204,7 +204,8 @@ public struct JobRunner: Sendable {
         Parallelism.setThreadsPerImage(1)
     }
 
-    /// Runs CPU-heavy work on a thread of its own, never on a cooperative or event-loop thread.
+    /// Runs CPU-heavy or blocking work on a thread of its own, never on a cooperative,
+    /// event-loop or shared blocking-pool thread.
     public static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {

@@ -2,6 +2,7 @@ import FluentKit
 import Foundation
 import KaryonStore
 import Logging
+import Synchronization
 
 /// The workers of one extractor in this process: job slots that claim and run its jobs, each
 /// lease kept alive by heartbeats while the job runs; a scaler that sizes the pool between its
@@ -48,6 +49,9 @@ public actor WorkerPool {
     public nonisolated let doorbell = Doorbell()
 
     private var target = 0
+    /// `target`, or 0 once stopping, readable off the actor: a job finishing on its own thread
+    /// claims the slot's next job only while the slot is still wanted.
+    private nonisolated let wanted = Atomic<Int>(0)
     private var slots: [Int: Task<Void, Never>] = [:]
     private var running: [Int: ClaimedJob] = [:]
     private var background: [Task<Void, Never>] = []
@@ -91,6 +95,7 @@ public actor WorkerPool {
         guard !stopping else { return }
         stopping = true
         target = 0
+        wanted.store(0, ordering: .relaxed)
         for task in background { task.cancel() }
         doorbell.ring()
         let deadline = Date().addingTimeInterval(grace)
@@ -115,6 +120,7 @@ public actor WorkerPool {
             logger.info("pool resized", metadata: ["extractor.id": "\(settings.extractor)", "from": "\(target)", "to": "\(n)"])
         }
         target = n
+        wanted.store(stopping ? 0 : n, ordering: .relaxed)
         peak = max(peak, n)
         for slot in 0..<n where slots[slot] == nil {
             slots[slot] = Task { await self.loop(slot: slot) }
@@ -158,10 +164,15 @@ public actor WorkerPool {
                 next = ended.next
                 running[slot] = nil
                 if ended.connectionFailed {
-                    // The database refused the direct connection: the next job gets a fresh one
-                    // (or, if none opens, the driver).
+                    // The direct connection failed: the next job gets a fresh one (or, if none
+                    // opens, the driver).
                     connection?.close()
-                    connection = try? queue.openDirectConnection()
+                    do {
+                        connection = try queue.openDirectConnection()
+                    } catch {
+                        connection = nil
+                        logger.error("direct database connection failed; jobs go through the driver", metadata: ["error": "\(error)"])
+                    }
                 }
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
@@ -194,10 +205,10 @@ public actor WorkerPool {
             let output: JobQueue.Output, outcome: JobQueue.Completion, next: ClaimedJob?
             if let connection {
                 // The whole job on one thread of its own: no hand-off between its statements.
-                let (runner, queue) = (self.runner, self.queue)
-                let claiming = !stopping && slot < target ? [settings.extractor] : []
+                let (runner, queue, extractor) = (self.runner, self.queue, settings.extractor)
                 (output, outcome, next) = try await JobRunner.offload {
                     let output = try runner.run(job, on: connection)
+                    let claiming = slot < self.wanted.load(ordering: .relaxed) ? [extractor] : []
                     let ended = try queue.complete(job, output: output, thenClaim: claiming, worker: worker, on: connection)
                     return (output, ended.completion, ended.next)
                 }
@@ -234,7 +245,7 @@ public actor WorkerPool {
                 }
             }
             if let state { await events?(.failed(job, state: state, message: message)) }
-            return (nil, connection != nil && error is StoreError)
+            return (nil, error is DirectSQLiteError)
         }
     }
 

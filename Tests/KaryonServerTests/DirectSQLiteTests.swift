@@ -105,7 +105,7 @@ struct DirectSQLiteTests {
             let id = try #require(job.id)
 
             // Rolled back: the update inside a transaction that then fails leaves the row as it was.
-            #expect(throws: StoreError.self) {
+            #expect(throws: DirectSQLiteError.self) {
                 try a.transaction { db in
                     try db.run("UPDATE jobs SET state = 'dead' WHERE id = \(bind: id)" as SQLQueryString)
                     try db.run("UPDATE no_such_table SET x = 1" as SQLQueryString)
@@ -116,7 +116,7 @@ struct DirectSQLiteTests {
 
             // B holds the write lock: A waits its busy timeout, then fails clearly; later it succeeds.
             let started = Date()
-            let error = #expect(throws: StoreError.self) {
+            let error = #expect(throws: DirectSQLiteError.self) {
                 try b.transaction { held in
                     #expect(!held.isReady)
                     try a.run("UPDATE jobs SET updated_at = \(bind: Date()) WHERE id = \(bind: id)" as SQLQueryString)
@@ -126,9 +126,12 @@ struct DirectSQLiteTests {
             #expect(error?.message.contains("locked") == true, "\(String(describing: error))")
             try a.run("UPDATE jobs SET updated_at = \(bind: Date()) WHERE id = \(bind: id)" as SQLQueryString)
 
-            // Values it cannot bind, and a file that is not there.
-            #expect(throws: StoreError.self) { try a.run("SELECT \(bind: [1, 2])" as SQLQueryString) }
-            #expect(throws: StoreError.self) { _ = try DirectSQLite(path: path + ".missing", dialect: dialect) }
+            // Values bound as SQLiteKit binds them (a list as JSON text), syntax errors, a file that is not there.
+            let list = try #require(try a.rows("SELECT \(bind: [1, 2]) AS v" as SQLQueryString).first)
+            #expect(try list.decode(column: "v", as: String.self) == "[1,2]")
+            let syntax = #expect(throws: DirectSQLiteError.self) { try a.run("SELEC 1" as SQLQueryString) }
+            #expect(syntax?.isSyntaxError == true && syntax?.isConstraintFailure == false)
+            #expect(throws: DirectSQLiteError.self) { _ = try DirectSQLite(path: path + ".missing", dialect: dialect) }
             #expect(try JobQueue(database: server.app.db).openDirectConnection() == nil, "no path: the driver only")
 
             // A pool reuses an idle connection, and refuses once closed.
@@ -140,7 +143,7 @@ struct DirectSQLiteTests {
             let first = try pool.withConnection { ObjectIdentifier($0) }
             #expect(try pool.withConnection { ObjectIdentifier($0) } == first && opened.withLock { $0 } == 1)
             pool.close()
-            #expect(throws: StoreError.self) { try pool.withConnection { _ in } }
+            #expect(throws: DirectSQLiteError.self) { try pool.withConnection { _ in } }
         }
     }
 }
@@ -179,8 +182,7 @@ extension DirectSQLiteTests {
                 _ = try await store(rows("aa", key: "k2"))
                 Issue.record("the same image twice in one study must be refused")
             } catch {
-                let conflict = (error as? StoreError)?.code == .conflict || (error as? any DatabaseError)?.isConstraintFailure == true
-                #expect(conflict, "\(error)")
+                #expect((error as? any DatabaseError)?.isConstraintFailure == true, "\(error)")
             }
             let db = server.app.db
             #expect(try await ImageRecord.query(on: db).count() == 1)
@@ -189,6 +191,68 @@ extension DirectSQLiteTests {
             #expect(try await AuditEvent.query(on: db).filter(\.$action == "image.upload").count() == 1)
             let event = try #require(try await AuditEvent.query(on: db).filter(\.$action == "image.upload").first())
             #expect(event.outcome == "success" && event.actorID == user && event.requestID == "r")
+        }
+    }
+}
+
+extension DirectSQLiteTests {
+    /// Each column's storage class and SQL literal (`typeof`, `quote`) of row `id` of `table`.
+    static func storage(_ table: String, _ columns: [String], id: UUID, on connection: DirectSQLite) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for column in columns {
+            let row = try #require(try connection.rows(
+                "SELECT typeof(\(ident: column)) AS t, quote(\(ident: column)) AS q FROM \(ident: table) WHERE id = \(bind: id)" as SQLQueryString).first)
+            out[column] = try row.decode(column: "t", as: String.self) + " " + row.decode(column: "q", as: String.self)
+        }
+        return out
+    }
+
+    @Test("rows inserted on a direct connection are stored exactly as Fluent stores them: storage class and value of every column")
+    func sameStorage() async throws {
+        try await TestServer.with { server in
+            let (token, userText) = try await server.account("storage@lab.example")
+            let user = try #require(UUID(uuidString: userText))
+            let (_, _, studyText) = try await server.records(token: token)
+            let db = server.app.db
+            let study = try #require(try await Study.find(UUID(uuidString: studyText), on: db))
+            let path = try #require(server.parts?.sqlitePath)
+            let connection = try DirectSQLite(path: path, dialect: try db.sql(for: "test"))
+            defer { connection.close() }
+            #expect(Set(AuditEvent.columns) == Set(AuditEvent.keys.map(\.description)))
+            #expect(Set(IdempotencyRecord.columns) == Set(IdempotencyRecord.keys.map(\.description)))
+            let when = Date(timeIntervalSince1970: 1_790_000_000.123456)
+
+            func image(_ sha: String, _ name: String?, _ size: Double?) -> ImageRecord {
+                ImageRecord(studyID: study.id!, projectID: study.projectID, blobID: UUID(), sha256: sha, byteSize: 1234, width: 640,
+                            height: 480, channels: 3, bitDepth: 8, format: "png", pixelSize: size, originalName: name, createdBy: user,
+                            createdAt: when)
+            }
+            for (name, size) in [("field ü.png", 0.25), (nil, nil)] as [(String?, Double?)] {
+                let (viaFluent, direct) = (image("a\(name ?? "")", name, size), image("b\(name ?? "")", name, size))
+                try await viaFluent.create(on: db)
+                try ImageRecord.insert([direct], on: connection)
+                var a = try Self.storage("images", ImageRecord.columns, id: viaFluent.id!, on: connection)
+                var b = try Self.storage("images", ImageRecord.columns, id: direct.id!, on: connection)
+                for key in ["id", "sha256", "blob_id"] { a[key] = nil; b[key] = nil }
+                #expect(a == b)
+            }
+            let events = (0..<2).map { _ in
+                AuditEvent(at: when, actorID: user, tokenID: nil, action: "image.upload", resourceType: "image", resourceID: "x",
+                           outcome: .success, requestID: nil)
+            }
+            try await events[0].create(on: db)
+            try AuditEvent.insert([events[1]], on: connection)
+            var a = try Self.storage("audit_events", AuditEvent.columns, id: events[0].id!, on: connection)
+            var b = try Self.storage("audit_events", AuditEvent.columns, id: events[1].id!, on: connection)
+            a["id"] = nil; b["id"] = nil
+            #expect(a == b && a["token_id"] == "null NULL" && a["at"]?.hasPrefix("real ") == true)
+            let keys = ["k1", "k2"].map { IdempotencyRecord(userID: user, key: $0, requestHash: "h", status: 201, response: "{}", createdAt: when) }
+            try await keys[0].create(on: db)
+            try IdempotencyRecord.insert([keys[1]], on: connection)
+            a = try Self.storage("idempotency_keys", IdempotencyRecord.columns, id: keys[0].id!, on: connection)
+            b = try Self.storage("idempotency_keys", IdempotencyRecord.columns, id: keys[1].id!, on: connection)
+            for key in ["id", "key"] { a[key] = nil; b[key] = nil }
+            #expect(a == b && a["status"] == "integer 201")
         }
     }
 }

@@ -1,6 +1,7 @@
 import Fluent
 import KaryonAnalysis
 import KaryonImaging
+import KaryonPipeline
 import KaryonStore
 import Vapor
 
@@ -179,9 +180,13 @@ struct ImageController: Sendable {
                                                                          response: bodyText) })
         let queued: [String]
         do {
-            if let direct = context.directSQLite {
-                // The embedded database: blobs and transaction in one hand-off to the blocking pool.
-                queued = try await req.application.threadPool.runIfActive {
+            if rows.isEmpty {
+                queued = []  // every file a duplicate, no key to remember: nothing to write
+            } else if let direct = context.directSQLite {
+                // The embedded database: blobs and transaction on a thread of their own, not the
+                // blocking pool that the driver's statements need (waiting there for the write
+                // lock could hold the threads the lock's holder needs to commit).
+                queued = try await JobRunner.offload {
                     try Self.write(toWrite, to: blobs)
                     do {
                         return try direct.withConnection { connection in try connection.transaction { try rows.store(on: $0) } }
@@ -200,8 +205,7 @@ struct ImageController: Sendable {
                 }
             }
         } catch {
-            let constraint = (error as? any DatabaseError)?.isConstraintFailure == true || (error as? StoreError)?.code == .conflict
-            if constraint {
+            if let dbError = error as? any DatabaseError, dbError.isConstraintFailure {
                 if let key, let replay = try await replay(req, key: key, user: user, requestHash: requestHash) { return replay }
                 throw APIError.conflict("The same image was uploaded to this study at the same moment; retry to get its id.")
             }

@@ -17,6 +17,9 @@ struct UploadRows: Sendable {
     let audit: [AuditEvent]
     let idempotency: IdempotencyRecord?
 
+    /// No rows to write: every file was a duplicate and no idempotency key was given.
+    var isEmpty: Bool { records.isEmpty && idempotency == nil }
+
     /// Writes the rows in the caller's transaction on `db`; returns the extractors given jobs.
     func store(on db: any Database) async throws -> [String] {
         var subscriptions: [StudyExtractor] = []
@@ -42,7 +45,7 @@ struct UploadRows: Sendable {
         let ordered = Self.ordered(subscriptions)
         try ImageRecord.insert(records, on: connection)
         try Job.insert(try jobs(for: ordered), on: connection)
-        try AuditEvent.insert(audit, on: connection, batch: 500)
+        try AuditEvent.insert(audit, on: connection)
         if let idempotency { try IdempotencyRecord.insert([idempotency], on: connection) }
         return ordered.map(\.extractorID)
     }

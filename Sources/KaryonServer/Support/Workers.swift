@@ -14,9 +14,9 @@ import Vapor
 /// dashboard notifications.
 enum WorkerPools {
     static func make(database: any Database, blobs: any BlobStore, registry: ExtractorRegistry, extractors: [String],
-                     scaling: Scaling, policy: QueuePolicy = .init(), sqlitePath: String?, idlePoll: TimeInterval = 0.5,
-                     logger: Logger) -> [WorkerPool] {
-        let queue = JobQueue(database: database, policy: policy, directSQLitePath: sqlitePath)
+                     scaling: Scaling, policy: QueuePolicy = .init(), sqlitePath: String?, checkpoints: Bool = true,
+                     idlePoll: TimeInterval = 0.5, logger: Logger) -> [WorkerPool] {
+        let queue = JobQueue(database: database, policy: policy, directSQLitePath: sqlitePath, directCheckpoints: checkpoints)
         let runner = JobRunner(database: database, blobs: blobs, registry: registry)
         let notifier = StudyNotifier(database: database)
         return extractors.enumerated().map { index, id in
@@ -34,7 +34,9 @@ struct InProcessWorkers: LifecycleHandler {
 
     init(app: Application, parts: ServerParts, registry: ExtractorRegistry, scaling: Scaling) {
         pools = WorkerPools.make(database: app.db, blobs: parts.blobs, registry: registry, extractors: registry.descriptors.map(\.id),
-                                 scaling: scaling, policy: parts.queuePolicy, sqlitePath: parts.sqlitePath, logger: app.logger)
+                                 scaling: scaling, policy: parts.queuePolicy, sqlitePath: parts.sqlitePath,
+                                 checkpoints: false,  // the server's WALCheckpointer does it
+                                 logger: app.logger)
         wakeups = JobWakeups(databaseURL: parts.databaseURL, pools: pools, logger: app.logger)
     }
 
