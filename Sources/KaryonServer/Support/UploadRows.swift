@@ -8,8 +8,8 @@ import SQLKit
 /// here or backfills these images itself), the audit events and the idempotency record.
 ///
 /// The same statements run through Fluent (PostgreSQL) or on a ``DirectSQLite`` connection (the
-/// embedded database, where the upload writes its blobs and commits in one hand-off to the
-/// blocking pool instead of one per statement). Multi-row statements, not one per row: 50 rows ×
+/// embedded database, where the upload writes its blobs and commits in one hand-off to a thread
+/// of its own instead of one per statement). Multi-row statements, not one per row: 50 rows ×
 /// 20 columns stay far below every database's limit on bound parameters.
 struct UploadRows: Sendable {
     let studyID: UUID

@@ -238,7 +238,7 @@ public struct DirectSQLiteError: Error, DatabaseError, CustomStringConvertible, 
     public var description: String { "SQLite failed (\(status)): \(message)" }
 }
 
-/// Direct connections shared by code on a blocking thread pool (the server's upload
+/// Direct connections shared by code on threads that may block (the server's upload
 /// transactions): an idle connection is reused, a new one opened when all are in use, and at most
 /// `keep` stay open between uses.
 public final class DirectSQLitePool: Sendable {
