@@ -139,6 +139,13 @@ struct AuthTests {
             // The plaintext is nowhere on disk: database, WAL, keys, blobs.
             let rows = try await APIToken.query(on: server.app.db).all()
             #expect(rows.count == 1 && rows[0].tokenHash == PersonalTokens.hash(secret))
+            // Its use is recorded, at most once a minute.
+            let used = try #require(rows[0].lastUsedAt)
+            #expect(abs(used.timeIntervalSinceNow) < 60)
+            rows[0].lastUsedAt = Date().addingTimeInterval(-3600)
+            try await rows[0].save(on: server.app.db)
+            #expect(try await server.send(.GET, "/api/v1/me", token: secret).status == .ok)
+            #expect(try await APIToken.find(rows[0].id, on: server.app.db)?.lastUsedAt.map { abs($0.timeIntervalSinceNow) < 60 } == true)
             for file in filesUnder(server.directory) {
                 #expect(file.bytes.range(of: Data(secret.utf8)) == nil, "token found in \(file.path)")
             }

@@ -191,7 +191,7 @@ struct ImageController: Sendable {
                     do {
                         return try direct.withConnection { connection in try connection.transaction { try rows.store(on: $0) } }
                     } catch {
-                        Self.delete(toWrite.map(\.0), from: blobs, logger: req.logger)
+                        BlobSweeper.deleteNow(toWrite.map(\.0), from: blobs, logger: req.logger)
                         throw error
                     }
                 }
@@ -226,18 +226,8 @@ struct ImageController: Sendable {
                 done.append(id)
             }
         } catch {
-            delete(done, from: store, logger: nil)
+            BlobSweeper.deleteNow(done, from: store, logger: nil)
             throw error
-        }
-    }
-
-    /// Best-effort deletion of blobs whose rows were not committed (what fails stays an orphan,
-    /// collected at start-up).
-    private static func delete(_ ids: [UUID], from store: any BlobStore, logger: Logger?) {
-        for id in ids {
-            do { try store.delete(id) } catch {
-                logger?.error("blob delete failed", metadata: ["blob.id": "\(id)", "error": "\(error)"])
-            }
         }
     }
 

@@ -22,11 +22,15 @@ enum BlobSweeper {
 
     static func delete(_ ids: [UUID], from store: any BlobStore, pool: NIOThreadPool, logger: Logger) async throws {
         guard !ids.isEmpty else { return }
-        try await pool.runIfActive {
-            for id in ids {
-                do { try store.delete(id) } catch {
-                    logger.error("blob delete failed", metadata: ["blob.id": "\(id)", "error": "\(error)"])
-                }
+        try await pool.runIfActive { deleteNow(ids, from: store, logger: logger) }
+    }
+
+    /// ``delete(_:from:pool:logger:)`` on the caller's (blocking) thread: best effort, failures
+    /// logged (what stays is an orphan, collected at start-up).
+    static func deleteNow(_ ids: [UUID], from store: any BlobStore, logger: Logger?) {
+        for id in ids {
+            do { try store.delete(id) } catch {
+                logger?.error("blob delete failed", metadata: ["blob.id": "\(id)", "error": "\(error)"])
             }
         }
     }
