@@ -11,7 +11,6 @@ int sqlite_nio_sqlite3_close_v2(kdb_db *);
 int sqlite_nio_sqlite3_busy_timeout(kdb_db *, int ms);
 int sqlite_nio_sqlite3_exec(kdb_db *, const char *sql, int (*callback)(void *, int, char **, char **), void *, char **errmsg);
 const char *sqlite_nio_sqlite3_errmsg(kdb_db *);
-int sqlite_nio_sqlite3_extended_errcode(kdb_db *db);
 int sqlite_nio_sqlite3_get_autocommit(kdb_db *db);
 int sqlite_nio_sqlite3_prepare_v2(kdb_db *db, const char *zSql, int nByte, kdb_stmt **ppStmt, const char **pzTail);
 int sqlite_nio_sqlite3_step(kdb_stmt *);
@@ -37,7 +36,6 @@ int kdb_close(kdb_db *db) { return sqlite_nio_sqlite3_close_v2(db); }
 int kdb_busy_timeout(kdb_db *db, int milliseconds) { return sqlite_nio_sqlite3_busy_timeout(db, milliseconds); }
 int kdb_exec(kdb_db *db, const char *sql) { return sqlite_nio_sqlite3_exec(db, sql, NULL, NULL, NULL); }
 const char *kdb_errmsg(kdb_db *db) { return sqlite_nio_sqlite3_errmsg(db); }
-int kdb_extended_errcode(kdb_db *db) { return sqlite_nio_sqlite3_extended_errcode(db); }
 int kdb_get_autocommit(kdb_db *db) { return sqlite_nio_sqlite3_get_autocommit(db); }
 
 int kdb_prepare(kdb_db *db, const char *sql, kdb_stmt **statement) {

@@ -15,11 +15,9 @@ typedef struct sqlite3 kdb_db;
 typedef struct sqlite3_stmt kdb_stmt;
 
 #define KDB_OK 0
-#define KDB_BUSY 5
 #define KDB_ROW 100
 #define KDB_DONE 101
 #define KDB_OPEN_READWRITE 0x00000002
-#define KDB_OPEN_CREATE 0x00000004
 #define KDB_OPEN_FULLMUTEX 0x00010000
 #define KDB_INTEGER 1
 #define KDB_FLOAT 2
@@ -32,7 +30,6 @@ int kdb_close(kdb_db *db);
 int kdb_busy_timeout(kdb_db *db, int milliseconds);
 int kdb_exec(kdb_db *db, const char *sql);
 const char *kdb_errmsg(kdb_db *db);
-int kdb_extended_errcode(kdb_db *db);
 /* Nonzero when no transaction is open on the connection. */
 int kdb_get_autocommit(kdb_db *db);
 

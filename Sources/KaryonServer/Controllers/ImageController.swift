@@ -186,12 +186,13 @@ struct ImageController: Sendable {
                 // The embedded database: blobs and transaction on a thread of their own, not the
                 // blocking pool that the driver's statements need (waiting there for the write
                 // lock could hold the threads the lock's holder needs to commit).
+                let logger = req.logger
                 queued = try await JobRunner.offload {
                     try Self.write(toWrite, to: blobs)
                     do {
                         return try direct.withConnection { connection in try connection.transaction { try rows.store(on: $0) } }
                     } catch {
-                        BlobSweeper.deleteNow(toWrite.map(\.0), from: blobs, logger: req.logger)
+                        BlobSweeper.deleteNow(toWrite.map(\.0), from: blobs, logger: logger)
                         throw error
                     }
                 }
