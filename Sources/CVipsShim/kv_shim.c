@@ -104,13 +104,16 @@ int kv_open_file(const char *path, int loader, int page, kv_image **out, char *e
     int rc = -1;
     switch (loader) {
     case KV_LOADER_PNG:
-        rc = vips_pngload(path, &image, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+        rc = vips_pngload(path, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+                          "access", VIPS_ACCESS_SEQUENTIAL, NULL);
         break;
     case KV_LOADER_JPEG:
-        rc = vips_jpegload(path, &image, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+        rc = vips_jpegload(path, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+                           "access", VIPS_ACCESS_SEQUENTIAL, NULL);
         break;
     case KV_LOADER_TIFF:
-        rc = vips_tiffload(path, &image, "fail_on", VIPS_FAIL_ON_ERROR, "page", page, NULL);
+        rc = vips_tiffload(path, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+                           "access", VIPS_ACCESS_SEQUENTIAL, "page", page, NULL);
         break;
     default:
         snprintf(err, errlen, "unsupported loader %d", loader);
@@ -129,13 +132,16 @@ int kv_open_buffer(const void *buf, size_t len, int loader, int page, kv_image *
     int rc = -1;
     switch (loader) {
     case KV_LOADER_PNG:
-        rc = vips_pngload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+        rc = vips_pngload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+                                 "access", VIPS_ACCESS_SEQUENTIAL, NULL);
         break;
     case KV_LOADER_JPEG:
-        rc = vips_jpegload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+        rc = vips_jpegload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+                                  "access", VIPS_ACCESS_SEQUENTIAL, NULL);
         break;
     case KV_LOADER_TIFF:
-        rc = vips_tiffload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR, "page", page, NULL);
+        rc = vips_tiffload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+                                  "access", VIPS_ACCESS_SEQUENTIAL, "page", page, NULL);
         break;
     default:
         g_free(copy);
@@ -170,7 +176,42 @@ void kv_get_header(const kv_image *handle, kv_header *hdr) {
     hdr->yres_ppmm = vips_image_get_yres(image);
 }
 
-int kv_decode(kv_image *handle, int convert_cmyk, void *dst, size_t dstlen, char *err, size_t errlen) {
+/* Computes `image`'s pixels strip by strip in the calling thread, straight into `dst`.
+ *
+ * With one libvips thread, `vips_image_write_to_memory` would still run a thread pool (a worker
+ * thread that hands every strip back to the caller through semaphores: a few hundred thread
+ * switches per 512² PNG) and decode into a buffer of its own that is then copied. A region
+ * prepared in the caller needs neither: the loader's generate function runs here, top to bottom,
+ * as sequential loaders want. */
+static int kv_copy_pixels(VipsImage *image, void *dst, size_t dstlen, char *err, size_t errlen) {
+    size_t line = VIPS_IMAGE_SIZEOF_LINE(image);
+    size_t size = line * (size_t)image->Ysize;
+    if (size != dstlen) {
+        snprintf(err, errlen, "the image has %zu bytes of pixels where %zu were expected", size, dstlen);
+        return -1;
+    }
+    VipsRegion *region = vips_region_new(image);
+    if (region == NULL) {
+        kv_take_error(err, errlen, "the image data is truncated or corrupt");
+        return -1;
+    }
+    const int strip = 64;
+    for (int top = 0; top < image->Ysize; top += strip) {
+        VipsRect rect = { 0, top, image->Xsize, VIPS_MIN(strip, image->Ysize - top) };
+        if (vips_region_prepare(region, &rect) != 0) {
+            g_object_unref(region);
+            kv_take_error(err, errlen, "the image data is truncated or corrupt");
+            return -1;
+        }
+        for (int y = rect.top; y < rect.top + rect.height; y++) {
+            memcpy((char *)dst + (size_t)y * line, VIPS_REGION_ADDR(region, 0, y), line);
+        }
+    }
+    g_object_unref(region);
+    return 0;
+}
+
+int kv_decode(kv_image *handle, int convert_cmyk, int in_caller, void *dst, size_t dstlen, char *err, size_t errlen) {
     VipsImage *image = handle->image;
     VipsImage *converted = NULL;
     if (convert_cmyk && vips_image_get_interpretation(image) == VIPS_INTERPRETATION_CMYK) {
@@ -188,21 +229,27 @@ int kv_decode(kv_image *handle, int convert_cmyk, void *dst, size_t dstlen, char
         converted = cast;
         image = converted;
     }
-    size_t size = 0;
-    void *pixels = vips_image_write_to_memory(image, &size);
-    if (converted != NULL) g_object_unref(converted);
-    if (pixels == NULL) {
-        kv_take_error(err, errlen, "the image data is truncated or corrupt");
-        return -1;
-    }
-    if (size != dstlen) {
+    int rc;
+    if (in_caller == 1 || (in_caller < 0 && vips_concurrency_get() <= 1)) {
+        rc = kv_copy_pixels(image, dst, dstlen, err, errlen);
+    } else {
+        /* Several threads: libvips' pool can compute independent tiles (a tiled TIFF) at once. */
+        size_t size = 0;
+        void *pixels = vips_image_write_to_memory(image, &size);
+        if (pixels == NULL) {
+            kv_take_error(err, errlen, "the image data is truncated or corrupt");
+            rc = -1;
+        } else if (size != dstlen) {
+            snprintf(err, errlen, "decoded %zu bytes where %zu were expected", size, dstlen);
+            rc = -1;
+        } else {
+            memcpy(dst, pixels, size);
+            rc = 0;
+        }
         g_free(pixels);
-        snprintf(err, errlen, "decoded %zu bytes where %zu were expected", size, dstlen);
-        return -1;
     }
-    memcpy(dst, pixels, size);
-    g_free(pixels);
-    return 0;
+    if (converted != NULL) g_object_unref(converted);
+    return rc;
 }
 
 void kv_close(kv_image *handle) {

@@ -1,5 +1,5 @@
 import Foundation
-import KaryonImaging
+@testable import KaryonImaging
 import KaryonTestSupport
 import Testing
 
@@ -85,6 +85,52 @@ struct ImageCodecTests {
         }
         #expect(ioErrorCode { _ = try ImageCodec.decode(file: path, options: DecodeOptions(page: 3)) } == .pageOutOfRange)
         #expect(ioErrorCode { _ = try ImageCodec.decode(file: path, options: DecodeOptions(page: -1)) } == .pageOutOfRange)
+    }
+
+    @Test("decoding in the calling thread and through libvips' pool gives the same pixels and the same errors")
+    func pixelReadingPaths() throws {
+        // Files of several strips (203 rows: three full 64-row strips and a partial one), every
+        // sample type, PNG and TIFF, plus the JPEG, CMYK JPEG and multi-page TIFF fixtures.
+        func image<P: PixelComponent>(_: P.Type, channels: Int, _ value: (Int) -> P) throws -> Image<P> {
+            try Image(width: 301, height: 203, channels: channels, pixels: (0..<(301 * 203 * channels)).map(value))
+        }
+        var sources: [(String, [UInt8], DecodeOptions)] = []
+        for channels in [1, 3, 4] {
+            let rgb = AnyImage.uint8(try image(UInt8.self, channels: channels) { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 7) })
+            sources.append(("png8-\(channels)", try ImageCodec.encode(rgb, as: .png()), .init()))
+            sources.append(("tiff8-\(channels)", try ImageCodec.encode(rgb, as: .tiff()), .init()))
+        }
+        let gray16 = AnyImage.uint16(try image(UInt16.self, channels: 1) { UInt16(truncatingIfNeeded: $0 &* 40_503) })
+        sources.append(("png16", try ImageCodec.encode(gray16, as: .png()), .init()))
+        sources.append(("tiff16", try ImageCodec.encode(gray16, as: .tiff(compressed: false)), .init()))
+        let float = AnyImage.float32(try image(Float.self, channels: 2) { Float($0 % 977) / 977 })
+        sources.append(("tiff-float", try ImageCodec.encode(float, as: .tiff()), .init()))
+        for name in ["ihc.jpg", "ihc-cmyk.jpg", "ihc-rgb.tif", "camera-gray.png"] {
+            sources.append((name, [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("imaging/" + name)))), .init()))
+        }
+        let pages = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.path("imaging/pages3-gray16.tif"))))
+        sources.append(("pages3-gray16.tif page 2", pages, DecodeOptions(page: 2)))
+
+        for (name, bytes, options) in sources {
+            let inCaller = try ImageCodec.decode(data: bytes, options: options, name: name, reading: .callingThread)
+            let pooled = try ImageCodec.decode(data: bytes, options: options, name: name, reading: .threadPool)
+            #expect(inCaller == pooled, "\(name)")
+            #expect(inCaller.width > 0 && inCaller.height > 0, "\(name)")
+            if name.hasPrefix("png") || name.hasPrefix("tiff") {
+                #expect(inCaller.width == 301 && inCaller.height == 203, "\(name)")
+            }
+            let path = tempPath(name.replacingOccurrences(of: " ", with: "-"))
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            #expect(try ImageCodec.decode(file: path, options: options, reading: .callingThread) == pooled, "\(name) from a file")
+            // Cut inside the pixel data: both paths refuse it rather than return grey rows (a
+            // multi-page TIFF cut before its last page's directory has one page fewer).
+            let cut = Array(bytes.prefix(bytes.count * 7 / 10))
+            let codes = [ImageCodec.PixelReading.callingThread, .threadPool].map { reading in
+                ioErrorCode { _ = try ImageCodec.decode(data: cut, options: options, name: name, reading: reading) }
+            }
+            #expect(codes[0] == codes[1], "\(name) cut")
+            #expect(codes[0] == (options.page > 0 ? .pageOutOfRange : .corrupt), "\(name) cut")
+        }
     }
 }
 

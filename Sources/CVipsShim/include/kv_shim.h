@@ -60,7 +60,8 @@ int kv_set_threads(int threads, char *err, size_t errlen);
 
 /**
  * Opens `path` (a file) or `buf`/`len` (memory; copied, so the caller may free it) with the given
- * loader. Only the header is read. `page` selects a TIFF page (0-based). `fail_on_error` makes
+ * loader, for sequential access (pixels are computed as `kv_decode` asks for them, top to bottom,
+ * with no intermediate copy of the whole image). Only the header is read. `page` selects a TIFF page (0-based). `fail_on_error` makes
  * decoding stop on any error or truncation instead of filling with grey.
  */
 int kv_open_file(const char *path, int loader, int page, kv_image **out, char *err, size_t errlen);
@@ -73,9 +74,12 @@ void kv_get_header(const kv_image *image, kv_header *hdr);
 /**
  * Decodes all pixels into `dst` (interleaved, row-major, `dstlen` bytes exactly
  * width·height·bands·bytes-per-sample). CMYK is converted to sRGB first when `convert_cmyk` is 1
- * (then the caller sizes dst for 3 bands, or 4 with alpha). Returns 0 on success.
+ * (then the caller sizes dst for 3 bands, or 4 with alpha). `in_caller` 1 decodes strip by strip
+ * in the calling thread, 0 through libvips' thread pool, -1 chooses: the calling thread when
+ * libvips is set to one thread. Either way an image is read once, top to bottom. Returns 0 on
+ * success.
  */
-int kv_decode(kv_image *image, int convert_cmyk, void *dst, size_t dstlen, char *err, size_t errlen);
+int kv_decode(kv_image *image, int convert_cmyk, int in_caller, void *dst, size_t dstlen, char *err, size_t errlen);
 
 void kv_close(kv_image *image);
 
