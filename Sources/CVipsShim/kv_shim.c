@@ -14,8 +14,7 @@
 #include <vips/vips.h>
 
 struct kv_image {
-    VipsImage *image;
-    void *buffer; /* our copy of the encoded bytes for memory loads (vips reads lazily) */
+    VipsImage *image; /* a memory load reads the caller's bytes lazily, until kv_close */
 };
 
 static pthread_once_t kv_once = PTHREAD_ONCE_INIT;
@@ -84,16 +83,13 @@ const char *kv_version(void) {
     return vips_version_string();
 }
 
-static int kv_finish_open(VipsImage *image, void *buffer, kv_image **out, char *err, size_t errlen,
-                          const char *context) {
+static int kv_finish_open(VipsImage *image, kv_image **out, char *err, size_t errlen, const char *context) {
     if (image == NULL) {
-        g_free(buffer);
         kv_take_error(err, errlen, context);
         return -1;
     }
     kv_image *handle = g_malloc0(sizeof *handle);
     handle->image = image;
-    handle->buffer = buffer;
     *out = handle;
     return 0;
 }
@@ -120,36 +116,33 @@ int kv_open_file(const char *path, int loader, int page, kv_image **out, char *e
         return -1;
     }
     if (rc != 0) image = NULL;
-    return kv_finish_open(image, NULL, out, err, errlen, "cannot read the image header");
+    return kv_finish_open(image, out, err, errlen, "cannot read the image header");
 }
 
 int kv_open_buffer(const void *buf, size_t len, int loader, int page, kv_image **out,
                    char *err, size_t errlen) {
     if (kv_init(err, errlen) != 0) return -1;
-    void *copy = g_malloc(len > 0 ? len : 1);
-    memcpy(copy, buf, len);
     VipsImage *image = NULL;
     int rc = -1;
     switch (loader) {
     case KV_LOADER_PNG:
-        rc = vips_pngload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+        rc = vips_pngload_buffer((void *)buf, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
                                  "access", VIPS_ACCESS_SEQUENTIAL, NULL);
         break;
     case KV_LOADER_JPEG:
-        rc = vips_jpegload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+        rc = vips_jpegload_buffer((void *)buf, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
                                   "access", VIPS_ACCESS_SEQUENTIAL, NULL);
         break;
     case KV_LOADER_TIFF:
-        rc = vips_tiffload_buffer(copy, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
+        rc = vips_tiffload_buffer((void *)buf, len, &image, "fail_on", VIPS_FAIL_ON_ERROR,
                                   "access", VIPS_ACCESS_SEQUENTIAL, "page", page, NULL);
         break;
     default:
-        g_free(copy);
         snprintf(err, errlen, "unsupported loader %d", loader);
         return -1;
     }
     if (rc != 0) image = NULL;
-    return kv_finish_open(image, copy, out, err, errlen, "cannot read the image header");
+    return kv_finish_open(image, out, err, errlen, "cannot read the image header");
 }
 
 static int kv_sample_of(VipsBandFormat format) {
@@ -255,7 +248,6 @@ int kv_decode(kv_image *handle, int convert_cmyk, int in_caller, void *dst, size
 void kv_close(kv_image *handle) {
     if (handle == NULL) return;
     if (handle->image != NULL) g_object_unref(handle->image);
-    g_free(handle->buffer);
     g_free(handle);
 }
 

@@ -119,7 +119,7 @@ public struct JobRunner: Sendable {
                                options: DecodeOptions = .init(), name: String = "image") throws -> JobQueue.Output {
         let decoded: AnyImage
         do {
-            decoded = try ImageCodec.decode(data: [UInt8](bytes), options: options, name: name)
+            decoded = try ImageCodec.decode(data: bytes, options: options, name: name)
         } catch let error as ImageIOError {
             throw Failure(message: error.description, retryable: false)
         }
@@ -183,7 +183,7 @@ public struct JobRunner: Sendable {
     public static func derivedGeoJSON(from kinds: [String: Data]) throws -> [UInt8]? {
         guard kinds["geojson"] == nil, let labels = kinds["labels"], let csv = kinds["objects"] else { return nil }
         func labelImage(_ png: Data) throws -> LabelImage {
-            guard case .uint16(let image) = try ImageCodec.decode(data: [UInt8](png), name: "stored labels"), image.channels == 1 else {
+            guard case .uint16(let image) = try ImageCodec.decode(data: png, name: "stored labels"), image.channels == 1 else {
                 throw ExtractorError(.invalidInput, "stored labels are not a 16-bit single-channel image")
             }
             return try LabelImage(width: image.width, height: image.height, labels: image.pixels.map { Int32($0) })

@@ -59,7 +59,8 @@ int kv_init(char *err, size_t errlen);
 int kv_set_threads(int threads, char *err, size_t errlen);
 
 /**
- * Opens `path` (a file) or `buf`/`len` (memory; copied, so the caller may free it) with the given
+ * Opens `path` (a file) or `buf`/`len` (memory, not copied: libvips reads it lazily, so it must
+ * stay valid and unchanged until `kv_close`) with the given
  * loader, for sequential access (pixels are computed as `kv_decode` asks for them, top to bottom,
  * with no intermediate copy of the whole image). Only the header is read. `page` selects a TIFF page (0-based). `fail_on_error` makes
  * decoding stop on any error or truncation instead of filling with grey.

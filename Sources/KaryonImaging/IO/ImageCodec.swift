@@ -1,4 +1,5 @@
 import CVipsShim
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,12 +45,14 @@ public enum ImageCodec {
         return header(of: handle, format: format)
     }
 
-    /// Reads only the header of an encoded image in memory.
-    public static func probe(data: [UInt8], page: Int = 0, name: String = "the image") throws -> ImageHeader {
-        let format = try sniffData(data, name: name)
-        let handle = try open(.buffer(data), format: format, page: page, name: name)
-        defer { kv_close(handle) }
-        return header(of: handle, format: format)
+    /// Reads only the header of an encoded image in memory (`[UInt8]`, `Data`, …; not copied).
+    public static func probe(data: some ContiguousBytes, page: Int = 0, name: String = "the image") throws -> ImageHeader {
+        try data.withUnsafeBytes { raw in
+            let format = try sniffData(raw, name: name)
+            let handle = try open(.borrowed(raw), format: format, page: page, name: name)
+            defer { kv_close(handle) }
+            return header(of: handle, format: format)
+        }
     }
 
     // MARK: Decoding
@@ -60,8 +63,8 @@ public enum ImageCodec {
         try decode(file: path, options: options, reading: .automatic)
     }
 
-    /// Decodes an encoded image held in memory (an upload, say).
-    public static func decode(data: [UInt8], options: DecodeOptions = .init(), name: String = "the image") throws -> AnyImage {
+    /// Decodes an encoded image held in memory (an upload, say: `[UInt8]`, `Data`, …; not copied).
+    public static func decode(data: some ContiguousBytes, options: DecodeOptions = .init(), name: String = "the image") throws -> AnyImage {
         try decode(data: data, options: options, name: name, reading: .automatic)
     }
 
@@ -84,11 +87,13 @@ public enum ImageCodec {
         return try decode(handle, format: format, options: options, name: path, reading: reading)
     }
 
-    static func decode(data: [UInt8], options: DecodeOptions, name: String, reading: PixelReading) throws -> AnyImage {
-        let format = try sniffData(data, name: name)
-        let handle = try open(.buffer(data), format: format, page: options.page, name: name)
-        defer { kv_close(handle) }
-        return try decode(handle, format: format, options: options, name: name, reading: reading)
+    static func decode(data: some ContiguousBytes, options: DecodeOptions, name: String, reading: PixelReading) throws -> AnyImage {
+        try data.withUnsafeBytes { raw in
+            let format = try sniffData(raw, name: name)
+            let handle = try open(.borrowed(raw), format: format, page: options.page, name: name)
+            defer { kv_close(handle) }
+            return try decode(handle, format: format, options: options, name: name, reading: reading)
+        }
     }
 
     // MARK: Encoding
@@ -156,7 +161,9 @@ public enum ImageCodec {
 
     enum Source {
         case file(String)
-        case buffer([UInt8])
+        /// Encoded bytes lent to libvips, which reads them lazily: valid until the handle opened
+        /// on them is closed (callers open and close within the bytes' `withUnsafeBytes`).
+        case borrowed(UnsafeRawBufferPointer)
     }
 
     static func sampleCode(_ type: SampleType) -> Int32 {
@@ -194,10 +201,10 @@ public enum ImageCodec {
         if n < 0 {
             throw ImageIOError(.unreadable, "\(path): cannot read (\(String(cString: strerror(errno))))")
         }
-        return try sniffData(Array(head.prefix(n)), name: path)
+        return try head.withUnsafeBytes { try sniffData(UnsafeRawBufferPointer(rebasing: $0.prefix(n)), name: path) }
     }
 
-    static func sniffData(_ bytes: [UInt8], name: String) throws -> ImageFormat {
+    static func sniffData(_ bytes: UnsafeRawBufferPointer, name: String) throws -> ImageFormat {
         if bytes.isEmpty {
             throw ImageIOError(.unsupportedFormat, "\(name): the file is empty; give a PNG, JPEG or TIFF image")
         }
@@ -223,10 +230,8 @@ public enum ImageCodec {
             switch source {
             case .file(let path):
                 return kv_open_file(path, loaderCode(format), Int32(page), &handle, e, n)
-            case .buffer(let bytes):
-                return bytes.withUnsafeBytes { raw in
-                    kv_open_buffer(raw.baseAddress, raw.count, loaderCode(format), Int32(page), &handle, e, n)
-                }
+            case .borrowed(let raw):
+                return kv_open_buffer(raw.baseAddress, raw.count, loaderCode(format), Int32(page), &handle, e, n)
             }
         }
         guard rc == 0, let handle else {

@@ -106,7 +106,7 @@ struct ImageController: Sendable {
                 let digest = sha256Hex(part.bytes)
                 let header: ImageHeader
                 do {
-                    header = try ImageCodec.probe(data: [UInt8](part.bytes), name: name)
+                    header = try ImageCodec.probe(data: part.bytes, name: name)
                 } catch let error as ImageIOError {
                     throw APIError.unprocessable("\(name): \(error.description)", code: error.code == .tooLarge ? "image_too_large" : "invalid_image")
                 }
@@ -270,7 +270,7 @@ struct ImageController: Sendable {
         }
         let data = try await context.imageBytes(req, image, action: "image.thumbnail")
         let png: [UInt8] = try await req.application.threadPool.runIfActive {
-            let decoded = try ImageCodec.decode(data: [UInt8](data), name: "image")
+            let decoded = try ImageCodec.decode(data: data, name: "image")
             return try ImageCodec.encode(.uint8(try decoded.thumbnail(maxSide: size)), as: .png())
         }
         try await context.audit.record(req, "image.thumbnail", "image", image.id)
