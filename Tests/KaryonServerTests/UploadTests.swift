@@ -68,6 +68,33 @@ struct UploadTests {
         }
     }
 
+    @Test("the same file uploaded four times at once (a user's upload limit): one image, one set of jobs, no blob left over", arguments: TestDatabase.all)
+    func simultaneousDuplicates(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let parts = try #require(server.parts)
+            #expect((parts.sqlitePath != nil) == (database == .sqlite), "SQLite uploads take the direct-connection path")
+            let (token, _) = try await server.account("race@lab.example")
+            let (_, _, study) = try await server.records(token: token, extractors: [["id": "intensity"], ["id": "color"]])
+            let bytes = try TestImages.png(seed: 11)
+            let replies = try await withThrowingTaskGroup(of: TestServer.Reply.self) { group in
+                for i in 0..<4 { group.addTask { try await server.upload([("copy-\(i).png", bytes)], study: study, token: token) } }
+                return try await group.reduce(into: [TestServer.Reply]()) { $0.append($1) }
+            }
+            // The first commit wins (201). The others either saw it, or lost the race on the
+            // (study, SHA-256) constraint, deleted their blob and looked again: 200, a duplicate of
+            // the same image, either way.
+            #expect(replies.map(\.status.code).sorted() == [200, 200, 200, 201], "\(replies.map(\.text))")
+            let ids = Set(replies.compactMap { ($0.object["images"] as? [[String: Any]])?.first?["id"] as? String })
+            #expect(ids.count == 1)
+            #expect(replies.filter { ($0.object["images"] as? [[String: Any]])?.first?["duplicate"] as? Bool == true }.count == 3)
+            let images = try await ImageRecord.query(on: server.app.db).all()
+            #expect(images.count == 1)
+            #expect(try await Job.query(on: server.app.db).count() == 2)
+            #expect(try parts.blobs.allIDs() == images.map(\.blobID), "a losing upload's blob is deleted, not left as an orphan")
+            #expect(try parts.blobs.get(try #require(images.first).blobID) == Data(bytes))
+        }
+    }
+
     @Test("bad uploads are refused whole, with nothing stored: not an image, bomb, truncated header, wrong type, too large, empty, cut-off multipart")
     func badUploads() async throws {
         try await TestServer.with(adjust: { $0.uploadLimitBytes = 256 << 10; $0.pixelLimit = 10_000_000 }) { server in

@@ -139,7 +139,10 @@ struct ImageController: Sendable {
         return Response(status: HTTPResponseStatus(statusCode: record.status), headers: headers, body: .init(string: record.response))
     }
 
-    private func store(_ req: Request, _ uploads: [Upload], study: Study, key: String?, user: UUID, requestHash: String) async throws -> Response {
+    /// Stores the files that are new to the study and answers for all of them.
+    /// - Parameter retried: whether this is the second attempt after losing a race (below).
+    private func store(_ req: Request, _ uploads: [Upload], study: Study, key: String?, user: UUID, requestHash: String,
+                       retried: Bool = false) async throws -> Response {
         let studyID = try study.requireID()
         let known = try await ImageRecord.allDirectly(
             where: "r.study_id = \(bind: studyID) AND r.sha256 IN (\(binds: uploads.map(\.sha256)))", on: req.db)
@@ -208,6 +211,11 @@ struct ImageController: Sendable {
         } catch {
             if let dbError = error as? any DatabaseError, dbError.isConstraintFailure {
                 if let key, let replay = try await replay(req, key: key, user: user, requestHash: requestHash) { return replay }
+                // Another request stored one of these files between our check and our commit (its
+                // blob is gone again): once more, and that file is now a duplicate like any other.
+                if !retried {
+                    return try await store(req, uploads, study: study, key: key, user: user, requestHash: requestHash, retried: true)
+                }
                 throw APIError.conflict("The same image was uploaded to this study at the same moment; retry to get its id.")
             }
             throw error
