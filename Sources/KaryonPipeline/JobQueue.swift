@@ -74,12 +74,17 @@ public struct JobQueue: Sendable {
     /// Whether the direct connections' commits checkpoint the log (SQLite's default); false in a
     /// process whose own checkpointer does it (the server, with in-process workers).
     public let directCheckpoints: Bool
+    /// How long a direct connection's statement waits for another connection's write lock before
+    /// it fails (the job then fails, retryably, and the slot opens a fresh connection).
+    public let directBusyTimeout: TimeInterval
 
-    public init(database: any Database, policy: QueuePolicy = .init(), directSQLitePath: String? = nil, directCheckpoints: Bool = true) {
+    public init(database: any Database, policy: QueuePolicy = .init(), directSQLitePath: String? = nil, directCheckpoints: Bool = true,
+                directBusyTimeout: TimeInterval = 30) {
         self.database = database
         self.policy = policy
         self.directSQLitePath = directSQLitePath
         self.directCheckpoints = directCheckpoints
+        self.directBusyTimeout = directBusyTimeout
     }
 
     /// A direct connection for one worker slot, or nil without ``directSQLitePath``.
@@ -91,7 +96,8 @@ public struct JobQueue: Sendable {
     /// connections, which sync (and make earlier commits durable with them).
     public func openDirectConnection() throws -> DirectSQLite? {
         guard let path = directSQLitePath else { return nil }
-        return try DirectSQLite(path: path, dialect: try sql, durability: .normal, autoCheckpoint: directCheckpoints)
+        return try DirectSQLite(path: path, dialect: try sql, busyTimeout: directBusyTimeout, durability: .normal,
+                                autoCheckpoint: directCheckpoints)
     }
 
     var sql: any SQLDatabase {

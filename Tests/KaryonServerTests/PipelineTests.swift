@@ -5,6 +5,7 @@ import KaryonPipeline
 import KaryonStore
 import KaryonTestSupport
 import Logging
+import SQLKit
 import Synchronization
 import Testing
 import Vapor
@@ -19,6 +20,35 @@ private struct FlakyExtractor: Extractor {
     func columns(for layout: InputLayout) -> [FeatureColumn] { [FeatureColumn("value", help: "1")] }
     func extract(_ input: ExtractionInput) throws -> FeatureVector {
         if Self.runs.add(1, ordering: .relaxed).oldValue == 0 { throw ExtractorError(.failed, "flaky: the first run fails") }
+        var out = FeatureVector()
+        out.append("value", 1.0)
+        return out
+    }
+}
+
+/// On its first run, takes the database's write lock on a connection of its own and holds it for
+/// a second after returning, so the worker slot's completion meets a locked database.
+private struct LockingExtractor: Extractor {
+    static let runs = Atomic<Int>(0)
+    static let database = Mutex<(path: String, dialect: any SQLDatabase)?>(nil)
+    static let descriptor = ExtractorDescriptor(
+        id: "dblock", version: "1.0.0", summary: "test", references: [], parameters: [], determinism: .bitExact)
+    init(parameters: ParameterSet) throws {}
+    func columns(for layout: InputLayout) -> [FeatureColumn] { [FeatureColumn("value", help: "1")] }
+    func extract(_ input: ExtractionInput) throws -> FeatureVector {
+        if Self.runs.add(1, ordering: .relaxed).oldValue == 0, let (path, dialect) = Self.database.withLock({ $0 }) {
+            let locked = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                guard let holder = try? DirectSQLite(path: path, dialect: dialect) else { locked.signal(); return }
+                defer { holder.close() }
+                let held = (try? holder.run(SQLRaw("BEGIN IMMEDIATE"))) != nil
+                locked.signal()
+                guard held else { return }
+                Thread.sleep(forTimeInterval: 1)
+                try? holder.run(SQLRaw("COMMIT"))
+            }
+            locked.wait()
+        }
         var out = FeatureVector()
         out.append("value", 1.0)
         return out
@@ -159,6 +189,46 @@ struct PipelineTests {
             await pool.stop()
             #expect(retried, "the job is \(state)")
             #expect(FlakyExtractor.runs.load(ordering: .relaxed) == 2)
+        }
+    }
+
+    @Test("a worker slot whose database connection fails mid-job: the job fails retryably, runs again, and the slot works on")
+    func slotConnectionFailure() async throws {
+        try await TestServer.with { server in
+            _ = try await seeded(server, images: 2)
+            let parts = try #require(server.parts)
+            let path = try #require(parts.sqlitePath)
+            let dialect = try server.app.db.sql(for: "the test")
+            LockingExtractor.database.withLock { $0 = (path, dialect) }
+            var jobs: [Job] = []
+            for image in try await ImageRecord.query(on: server.app.db).all() {
+                let job = Job(imageID: try image.requireID(), studyID: image.studyID, extractorID: "dblock", extractorVersion: "1.0.0",
+                              parameters: "{}", parameterHash: "dblock")
+                try await job.create(on: server.app.db)
+                jobs.append(job)
+            }
+            // The slot's own connection gives up on the lock after 0.1 s; the lock is held for 1 s.
+            let queue = JobQueue(database: server.app.db, policy: QueuePolicy(lease: 30, backoff: 0.2), directSQLitePath: path,
+                                 directBusyTimeout: 0.1)
+            let pool = WorkerPool(
+                queue: queue,
+                runner: JobRunner(database: server.app.db, blobs: parts.blobs, registry: ExtractorRegistry([LockingExtractor.self])),
+                settings: .init(extractor: "dblock", scaling: .fixed(1), idlePoll: 0.2, reaps: false),
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            await pool.start()
+            var states: [String] = []
+            let done = await eventually(within: 30) {
+                states = []
+                for job in jobs { states.append((try? await Job.find(job.id, on: server.app.db))?.state ?? "") }
+                return states.allSatisfy { $0 == "succeeded" }
+            }
+            await pool.stop()
+            #expect(done, "jobs: \(states)")
+            #expect(LockingExtractor.runs.load(ordering: .relaxed) == 3, "the locked-out job ran twice, the other once")
+            var attempts: [Int] = []
+            for job in jobs { attempts.append(try await Job.find(job.id, on: server.app.db)?.attempts ?? 0) }
+            #expect(attempts.sorted() == [1, 2])
+            #expect(try await ResultRecord.query(on: server.app.db).filter(\.$extractorID == "dblock").count() == 2)
         }
     }
 

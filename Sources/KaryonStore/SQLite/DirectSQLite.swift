@@ -43,9 +43,9 @@ public final class DirectSQLite: @unchecked Sendable {
     ///   - dialect: an SQLite database of SQLKit whose dialect serialises the statements.
     ///   - busyTimeout: how long a statement waits for another connection's write lock (SQLite's
     ///     sleeping handler) before it fails with "database is locked".
-    /// - Throws: ``DirectSQLiteError`` when the file cannot be opened or `dialect` is not SQLite.
     ///   - autoCheckpoint: whether this connection's commits checkpoint the log once it passes
     ///     1,000 pages (SQLite's default); off where a checkpointer of its own runs (the server's).
+    /// - Throws: ``DirectSQLiteError`` when the file cannot be opened or `dialect` is not SQLite.
     public init(path: String, dialect: any SQLDatabase, busyTimeout: TimeInterval = 30, durability: Durability = .full,
                 autoCheckpoint: Bool = true) throws {
         guard dialect.dialect.name == "sqlite" else {
