@@ -264,6 +264,19 @@ public struct JobQueue: Sendable {
     /// attempts left, dead-lettered with "lease expired". Returns how many jobs were touched.
     @discardableResult
     public func reap(now: Date = Date()) async throws -> Int {
+        let reaped = try await reapReporting(now: now)
+        return reaped.dead + reaped.retried.count
+    }
+
+    /// What ``reapReporting(now:)`` did: jobs dead-lettered, and the extractor of each job
+    /// returned to the queue (runnable at once), so their pools can be woken.
+    public struct Reaped: Sendable, Equatable {
+        public var dead: Int
+        public var retried: [String]
+    }
+
+    /// ``reap(now:)``, reporting which extractors got runnable jobs back.
+    public func reapReporting(now: Date = Date()) async throws -> Reaped {
         let sql = try self.sql
         let dead = try await sql.raw("""
             UPDATE jobs SET state = 'dead', last_error = 'lease expired (worker stopped or killed) on the last attempt',
@@ -273,9 +286,9 @@ public struct JobQueue: Sendable {
         let retried = try await sql.raw("""
             UPDATE jobs SET state = 'failed', last_error = 'lease expired (worker stopped or killed)',
                 run_after = \(bind: now), lease_expires_at = NULL, updated_at = \(bind: now)
-            WHERE state = 'running' AND lease_expires_at < \(bind: now) RETURNING id
+            WHERE state = 'running' AND lease_expires_at < \(bind: now) RETURNING extractor_id
             """).all()
-        return dead.count + retried.count
+        return Reaped(dead: dead.count, retried: try retried.map { try $0.decode(column: "extractor_id", as: String.self) })
     }
 
     /// Gives a running job back without counting the attempt (a worker shutting down gracefully

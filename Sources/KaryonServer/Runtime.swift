@@ -36,7 +36,7 @@ public enum Runtime {
         do {
             let parts = try await configure(app, configuration: configuration)
             app.lifecycle.use(LeaseReaper(queue: JobQueue(database: app.db, policy: parts.queuePolicy),
-                                          interval: configuration.reapInterval, logger: app.logger))
+                                          interval: configuration.reapInterval, signal: parts.jobSignal, logger: app.logger))
             switch workers {
             case .none:
                 break

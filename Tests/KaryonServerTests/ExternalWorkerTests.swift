@@ -217,8 +217,14 @@ struct ExternalWorkerTests {
                 try await server.send(.POST, "/api/v1/worker/jobs/\(id)/fail", token: worker, json: attempt.merging(["error": "x"]) { $1 }),
             ]
             #expect(calls.allSatisfy { $0.status == .unauthorized }, "\(calls.map(\.status))")
-            // The server's reaper (as `karyon serve` runs it) gives the abandoned claim back.
-            let reaper = LeaseReaper(queue: server.queue, interval: 0.2, logger: server.app.logger)
+            // The server's reaper (as `karyon serve` runs it) gives the abandoned claim back and
+            // signals its extractor, so waiting pools need not wait for their next poll.
+            let signal = try #require(server.parts).jobSignal
+            let signalled = Task {
+                let clock = ContinuousClock()
+                return await clock.measure { await signal.wait(for: ["ext-texture"], timeout: .seconds(60)) }
+            }
+            let reaper = LeaseReaper(queue: server.queue, interval: 0.2, signal: signal, logger: server.app.logger)
             try await reaper.didBootAsync(server.app)
             var state = ""
             for _ in 0..<100 where state != "failed" {
@@ -228,6 +234,7 @@ struct ExternalWorkerTests {
             await reaper.shutdownAsync(server.app)
             let lastError = try await server.job(id)?.lastError
             #expect(state == "failed" && lastError == "lease expired (worker stopped or killed)")
+            #expect(await signalled.value < .seconds(30), "the reaper signals the returned job's extractor")
             let second = try await server.personalToken(access, name: "second").secret
             let reclaimed = try await server.claim(second, ["ext-texture"]).job
             #expect(reclaimed?["id"] as? String == id && reclaimed?["attempt"] as? Int == 2, "the abandoned job is offered again")
