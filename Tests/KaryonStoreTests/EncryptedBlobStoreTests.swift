@@ -26,6 +26,19 @@ struct EncryptedBlobStoreTests {
         #expect(readFile(s.blobPath(fixedID(size))).count == 12 + size + 16 * segments)
     }
 
+    @Test("a slice of a larger Data (start index not 0) round trips over several segments")
+    func slicedPlaintext() throws {
+        var random = SeededBytes(seed: 9)
+        let whole = Data(random.bytes(64 * 5 + 40))
+        let slice = whole[23..<(23 + 64 * 3 + 9)]
+        #expect(slice.startIndex == 23)
+        let s = try store()
+        #expect(try s.put(slice, id: fixedID(2)) == BlobInfo(id: fixedID(2), size: slice.count))
+        let back = try s.get(fixedID(2))
+        #expect(back == Data(slice))
+        #expect(back.startIndex == 0)
+    }
+
     @Test("round trip with the default 1 MiB segments across a segment boundary")
     func defaultSegments() throws {
         var random = SeededBytes(seed: 7)

@@ -37,15 +37,15 @@ enum BlobFormat {
     static let segmentSizeRange = 16...(64 << 20)
 
     /// Seals `plaintext` for blob `id` under `dataKey`; returns the whole file's bytes.
-    static func seal(_ plaintext: [UInt8], id: UUID, dataKey: SymmetricKey, segmentSize: Int) throws -> [UInt8] {
+    static func seal(_ plaintext: Data, id: UUID, dataKey: SymmetricKey, segmentSize: Int) throws -> [UInt8] {
         precondition(segmentSizeRange.contains(segmentSize))
         let header = makeHeader(segmentSize: segmentSize)
         let count = max(1, (plaintext.count + segmentSize - 1) / segmentSize)
         var out = header
         out.reserveCapacity(header.count + plaintext.count + count * tagSize)
         for index in 0..<count {
-            let start = index * segmentSize
-            let end = min(start + segmentSize, plaintext.count)
+            let start = plaintext.startIndex + index * segmentSize
+            let end = min(start + segmentSize, plaintext.endIndex)
             let final = index == count - 1
             do {
                 let box = try AES.GCM.seal(plaintext[start..<end], using: dataKey, nonce: nonce(index),
@@ -60,8 +60,9 @@ enum BlobFormat {
     }
 
     /// Authenticates every segment of `file` and returns the plaintext, or throws
-    /// `StoreError.integrity` without returning any of it.
-    static func open(_ file: [UInt8], id: UUID, dataKey: SymmetricKey) throws -> [UInt8] {
+    /// `StoreError.integrity` without returning any of it. A blob of one segment (up to the
+    /// segment size, 1 MiB by default) is returned as decrypted, without a further copy.
+    static func open(_ file: [UInt8], id: UUID, dataKey: SymmetricKey) throws -> Data {
         let name = id.uuidString.lowercased()
         func damaged(_ what: String, _ cause: String? = nil) -> StoreError {
             StoreError(.integrity, "blob \(name) failed its integrity check (\(what)): the file was altered, truncated, "
@@ -81,8 +82,8 @@ enum BlobFormat {
         let lastLength = body - (count - 1) * stride
         guard lastLength >= tagSize else { throw damaged("file ends inside a tag") }
 
-        var plaintext: [UInt8] = []
-        plaintext.reserveCapacity(body - count * tagSize)
+        var plaintext = Data()
+        if count > 1 { plaintext.reserveCapacity(body - count * tagSize) }
         for index in 0..<count {
             let start = headerSize + index * stride
             let final = index == count - 1
@@ -92,7 +93,8 @@ enum BlobFormat {
                 let box = try AES.GCM.SealedBox(nonce: nonce(index), ciphertext: file[start..<tagStart], tag: file[tagStart..<end])
                 let segment = try AES.GCM.open(box, using: dataKey,
                                                authenticating: associatedData(header: header, id: id, index: index, final: final))
-                plaintext.append(contentsOf: segment)
+                if count == 1 { return segment }
+                plaintext.append(segment)
             } catch {
                 throw damaged("segment \(index + 1) of \(count)", "\(error)")
             }

@@ -80,9 +80,8 @@ public final class EncryptedBlobStore: BlobStore, @unchecked Sendable {
     @discardableResult
     public func put(_ plaintext: Data, id: UUID) throws -> BlobInfo {
         let dataKey = SymmetricKey(size: .bits256)
-        let bytes = [UInt8](plaintext)
-        let sealed = try BlobFormat.seal(bytes, id: id, dataKey: dataKey, segmentSize: segmentSize)
-        let info = BlobInfo(id: id, size: bytes.count)
+        let sealed = try BlobFormat.seal(plaintext, id: id, dataKey: dataKey, segmentSize: segmentSize)
+        let info = BlobInfo(id: id, size: plaintext.count)
         try stripes.withLock(id) {
             guard try DurableFile.mode(of: keyPath(id)) == nil else {
                 throw StoreError(.conflict, "blob \(name(id)) already exists; blobs are immutable, use a new id")
@@ -116,7 +115,7 @@ public final class EncryptedBlobStore: BlobStore, @unchecked Sendable {
         }
         let wrapped = try WrappedKey(parsing: keyBytes, id: id)
         let dataKey = try keyRing.unwrap(wrapped, for: id)
-        return Data(try BlobFormat.open(blobBytes, id: id, dataKey: dataKey))
+        return try BlobFormat.open(blobBytes, id: id, dataKey: dataKey)
     }
 
     @discardableResult
