@@ -25,8 +25,9 @@ public enum ImageCodec {
     /// already keeps the cores busy with whole images; libvips' own threads then only add
     /// hand-offs between them (measured on the pipeline bench: 1 thread per image raised
     /// throughput by a fifth). With 1, a decode runs wholly in the calling thread
-    /// (``PixelReading/callingThread``): a 512² PNG field took 0.6–0.9 ms less CPU that way in
-    /// `karyon loadtest --physical-limit`'s tight loop (`intensity` 5.8 → 5.1 ms, `glcm` 6.3 → 5.4 ms).
+    /// (``PixelReading/callingThread``): a 512² PNG field took 0.7–1.3 ms less CPU that way in
+    /// `karyon loadtest --physical-limit`'s tight loop (two runs each: `intensity` 5.8 and 6.1 ms
+    /// before, 5.1 and 5.1 after; `glcm` 6.3 and 6.7 before, 5.4 and 5.5 after).
     /// - Throws: ``ImageIOError/Code/libraryUnavailable`` when libvips cannot start.
     public static func setThreadsPerImage(_ threads: Int) throws {
         var err = ErrorBuffer()

@@ -13,11 +13,11 @@ import Vapor
 struct LeaseReaper: LifecycleHandler {
     let queue: JobQueue
     let interval: TimeInterval
-    let signal: JobSignal?
+    let signal: JobSignal
     let logger: Logger
     private let task = TaskBox()
 
-    init(queue: JobQueue, interval: TimeInterval, signal: JobSignal? = nil, logger: Logger) {
+    init(queue: JobQueue, interval: TimeInterval, signal: JobSignal, logger: Logger) {
         self.queue = queue
         self.interval = interval
         self.signal = signal
@@ -32,7 +32,7 @@ struct LeaseReaper: LifecycleHandler {
                     let reaped = try await queue.reapReporting()
                     let count = reaped.dead + reaped.retried.count
                     if count > 0 { logger.info("expired leases returned to the queue", metadata: ["jobs.count": "\(count)"]) }
-                    if !reaped.retried.isEmpty { await signal?.notify(reaped.retried) }
+                    if !reaped.retried.isEmpty { await signal.notify(reaped.retried) }
                 } catch {
                     logger.error("reaper failed", metadata: ["error": "\(error)"])
                 }
