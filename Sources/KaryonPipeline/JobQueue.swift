@@ -349,6 +349,23 @@ public struct JobQueue: Sendable {
         return !rows.isEmpty
     }
 
+    /// Puts every dead job of `extractor` in `studyID` back in the queue with a fresh attempt budget,
+    /// in one statement (administrators, say after a fixed extractor is deployed); nil matches
+    /// any. Answers how many went back per extractor, so that their pools can be woken.
+    public func requeueDead(extractor: String? = nil, studyID: UUID? = nil, now: Date = Date()) async throws -> [String: Int] {
+        var filter = SQLQueryString("")
+        if let extractor { filter += " AND extractor_id = \(bind: extractor)" }
+        if let studyID { filter += " AND study_id = \(bind: studyID)" }
+        let rows = try await sql.raw("""
+            UPDATE jobs SET state = 'queued', attempts = 0, run_after = \(bind: now), last_error = NULL,
+                finished_at = NULL, attempt_token = NULL, updated_at = \(bind: now)
+            WHERE state = 'dead'\(filter) RETURNING extractor_id
+            """).all()
+        var counts: [String: Int] = [:]
+        for row in rows { counts[try row.decode(column: "extractor_id", as: String.self), default: 0] += 1 }
+        return counts
+    }
+
     /// Per extractor: jobs by state and the age of the oldest runnable one.
     public struct Depth: Sendable, Equatable {
         public var extractorID: String

@@ -154,15 +154,86 @@ struct PipelineTests {
             #expect(try await queue.claim(extractors: ["color"], worker: "w", now: now.addingTimeInterval(10_000)) == nil)
             // Other work keeps flowing.
             #expect(try await queue.claim(extractors: ["intensity"], worker: "w", now: now) != nil)
-            // Requeue over the API (admin only).
-            try await server.promote("pipe@lab.example")
-            let relogin = try await server.send(.POST, "/api/v1/auth/login", json: ["email": "pipe@lab.example", "password": "correct horse battery"])
-            let admin = relogin.object["access_token"] as? String ?? token
+            // An administrator finds it among the dead letters, with its error, and requeues it.
+            let listed = try await server.send(.GET, "/api/v1/admin/jobs?state=dead", token: token)
+            #expect(listed.status == .forbidden, "administrators only")
+            let admin = try await adminToken(server)
+            let deadLetters = try await server.send(.GET, "/api/v1/admin/jobs?state=dead", token: admin)
+            let letters = deadLetters.object["items"] as? [[String: Any]] ?? []
+            #expect(deadLetters.status == .ok && deadLetters.object["total"] as? Int == 1 && letters.count == 1)
+            #expect(letters.first?["id"] as? String == dead.id!.api && letters.first?["error"] as? String == "decoder crashed (5)")
+            #expect(letters.first?["attempts"] as? Int == 5 && letters.first?["extractor"] as? String == "color")
+            let results = try await server.send(.GET, "/api/v1/images/\(dead.imageID.api)/results", token: token)
+            #expect(results.array.contains { $0["job_id"] as? String == dead.id!.api && $0["status"] as? String == "dead" })
             let requeued = try await server.send(.POST, "/api/v1/admin/jobs/\(dead.id!.api)/requeue", token: admin)
             #expect(requeued.status == .noContent)
             #expect(try await Job.find(dead.id, on: server.app.db)?.state == "queued")
             let queueReply = try await server.send(.GET, "/api/v1/queue", token: admin)
             #expect(queueReply.array.contains { $0["extractor"] as? String == "color" })
+        }
+    }
+
+    /// The seeded account, made an administrator, and a fresh token carrying the role.
+    func adminToken(_ server: TestServer) async throws -> String {
+        try await server.promote("pipe@lab.example")
+        let login = try await server.send(.POST, "/api/v1/auth/login", json: ["email": "pipe@lab.example", "password": "correct horse battery"])
+        return try #require(login.object["access_token"] as? String)
+    }
+
+    @Test("administrators list jobs by state, extractor, study and image, and requeue the dead ones of an extractor or a study at once",
+          arguments: TestDatabase.all)
+    func deadLettersInBulk(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let (token, study) = try await seeded(server, images: 3)
+            let (_, _, other) = try await server.records(token: token, extractors: [["id": "intensity"]])
+            #expect(try await server.upload([("g.png", try TestImages.png(seed: 200))], study: other, token: token).status == .created)
+            let queue = JobQueue(database: server.app.db)
+            var failed = 0
+            while failed < 20, let job = try await queue.claim(extractors: ["intensity", "color"], worker: "w") {
+                #expect(try await queue.fail(job, error: "\(job.extractorID) broke", retryable: false) == .dead)
+                failed += 1
+            }
+            #expect(failed == 7, "3 color and 4 intensity jobs dead")
+            let (stranger, _) = try await server.account("stranger@lab.example")
+            let admin = try await adminToken(server)
+            func page(_ query: String) async throws -> (total: Int?, items: [[String: Any]]) {
+                let reply = try await server.send(.GET, "/api/v1/admin/jobs?\(query)", token: admin)
+                #expect(reply.status == .ok, "\(query)")
+                return (reply.object["total"] as? Int, reply.object["items"] as? [[String: Any]] ?? [])
+            }
+            let all = try await page("state=dead")
+            #expect(all.total == 7 && all.items.count == 7)
+            #expect(all.items.allSatisfy { $0["state"] as? String == "dead" && $0["error"] as? String == "\($0["extractor"] as? String ?? "?") broke" })
+            #expect(try await page("state=dead&extractor=color").total == 3)
+            #expect(try await page("state=dead&study_id=\(other)").total == 1)
+            let image = try #require(all.items.first { $0["study_id"] as? String == study }?["image_id"] as? String)
+            #expect(try await page("image_id=\(image)").total == 2, "one job per study extractor")
+            let firstTwo = try await page("state=dead&limit=2")
+            #expect(firstTwo.total == 7 && firstTwo.items.count == 2)
+            #expect(try await page("state=queued").total == 0)
+            for bad in ["state=zombie", "study_id=nope", "image_id=1", "limit=x"] {
+                #expect(try await server.send(.GET, "/api/v1/admin/jobs?\(bad)", token: admin).status == .badRequest, "\(bad)")
+            }
+            // Bulk requeue: refused to non-administrators and for unknown fields, nothing changed.
+            #expect(try await server.send(.GET, "/api/v1/admin/jobs", token: stranger).status == .forbidden)
+            #expect(try await server.send(.POST, "/api/v1/admin/jobs/requeue", token: stranger, json: [String: Any]()).status == .forbidden)
+            #expect(try await server.send(.POST, "/api/v1/admin/jobs/requeue", token: admin, json: ["state": "failed"]).status == .badRequest)
+            #expect(try await server.send(.POST, "/api/v1/admin/jobs/requeue", token: admin, json: ["extractor": ""]).status == .unprocessableEntity)
+            #expect(try await page("state=dead").total == 7)
+            // One extractor of one study, then everything else.
+            let some = try await server.send(.POST, "/api/v1/admin/jobs/requeue", token: admin, json: ["extractor": "intensity", "study_id": study])
+            #expect(some.status == .ok && some.object["requeued"] as? Int == 3)
+            #expect(some.object["by_extractor"] as? [String: Int] == ["intensity": 3])
+            #expect(try await page("state=dead").total == 4)
+            #expect(try await page("state=queued&extractor=intensity").total == 3)
+            let rest = try await server.send(.POST, "/api/v1/admin/jobs/requeue", token: admin, json: [String: Any]())
+            #expect(rest.object["requeued"] as? Int == 4 && rest.object["by_extractor"] as? [String: Int] == ["color": 3, "intensity": 1])
+            #expect(try await page("state=dead").total == 0)
+            // They run again with a fresh attempt budget.
+            let again = try #require(try await queue.claim(extractors: ["color"], worker: "w"))
+            #expect(again.attempt == 1)
+            let audit = try await server.send(.GET, "/api/v1/audit?action=job.requeue_dead", token: admin)
+            #expect(audit.object["total"] as? Int == 2)
         }
     }
 

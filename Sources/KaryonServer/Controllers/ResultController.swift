@@ -154,7 +154,7 @@ struct ResultController: Sendable {
             let k = key(job.extractorID, job.extractorVersion, job.parameterHash)
             let result = byKey.removeValue(forKey: k)
             out.append([
-                "id": orNull(result?.id?.api), "image_id": imageID.api, "extractor": job.extractorID, "version": job.extractorVersion,
+                "id": orNull(result?.id?.api), "job_id": orNull(job.id?.api), "image_id": imageID.api, "extractor": job.extractorID, "version": job.extractorVersion,
                 "parameters": JSONResponse.embedded(job.parameters), "parameter_hash": job.parameterHash,
                 "status": result != nil ? "succeeded" : job.state, "attempts": job.attempts,
                 "error": orNull(job.jobState == .dead || job.jobState == .failed ? job.lastError : nil),
@@ -165,7 +165,7 @@ struct ResultController: Sendable {
         }
         for result in byKey.values.sorted(by: { $0.extractorID < $1.extractorID }) {
             out.append([
-                "id": result.id!.api, "image_id": imageID.api, "extractor": result.extractorID, "version": result.extractorVersion,
+                "id": result.id!.api, "job_id": NSNull(), "image_id": imageID.api, "extractor": result.extractorID, "version": result.extractorVersion,
                 "parameters": JSONResponse.embedded(result.parameters), "parameter_hash": result.parameterHash,
                 "status": "succeeded", "attempts": NSNull(), "error": NSNull(),
                 "features": JSONResponse.embedded(result.features), "artefacts": artefactList(result), "finished_at": result.createdAt.api,

@@ -51,6 +51,15 @@ enum Representation {
          "resource_id": orNull(n.resourceID?.api), "read": n.readAt != nil, "created_at": n.createdAt.api]
     }
 
+    /// A job as administrators see it: where it is, how many attempts it made, its last error.
+    static func job(_ j: Job) -> [String: Any] {
+        ["id": orNull(j.id?.api), "image_id": j.imageID.api, "study_id": j.studyID.api, "extractor": j.extractorID,
+         "version": j.extractorVersion, "parameter_hash": j.parameterHash, "state": j.state, "attempts": j.attempts,
+         "max_attempts": j.maxAttempts, "error": orNull(j.lastError), "run_after": j.runAfter.api,
+         "lease_expires_at": orNull(j.jobState == .running ? j.leaseExpiresAt?.api : nil), "worker_id": orNull(j.workerID),
+         "created_at": j.createdAt.api, "updated_at": j.updatedAt.api, "finished_at": orNull(j.finishedAt?.api)]
+    }
+
     static func audit(_ e: AuditEvent) -> [String: Any] {
         ["id": orNull(e.id?.api), "at": e.at.api, "actor_id": orNull(e.actorID?.api), "token_id": orNull(e.tokenID?.api),
          "action": e.action, "resource_type": e.resourceType, "resource_id": orNull(e.resourceID), "outcome": e.outcome,

@@ -1,3 +1,5 @@
+import KaryonStore
+
 /// The named schemas of the OpenAPI document: every request and response body.
 enum Components {
     static func page(_ item: String) -> Schema {
@@ -68,7 +70,8 @@ enum Components {
                              required: ["id", "sha256", "width", "height"]),
             "ImagePage": page("Image"),
             "UploadResponse": .object([("images", .array(.ref("Image")))], required: ["images"]),
-            "Result": .object([("id", .nullable(.uuid)), ("image_id", .uuid), ("extractor", .text), ("version", .text), ("parameters", .map(.any)),
+            "Result": .object([("id", .nullable(.uuid)), ("job_id", .nullable(.string(format: "uuid", description: "The analysis job (null for a result stored without one)."))),
+                               ("image_id", .uuid), ("extractor", .text), ("version", .text), ("parameters", .map(.any)),
                                ("parameter_hash", .text), ("status", .string(enumeration: ["queued", "running", "succeeded", "failed", "dead"])),
                                ("attempts", .nullable(.integer(minimum: 0))), ("error", optionalText),
                                ("features", .nullable(.map(.any))), ("artefacts", .array(.ref("Artefact"))), ("finished_at", .nullable(.dateTime))],
@@ -114,6 +117,19 @@ enum Components {
                                    ("outcome", .string(enumeration: ["success", "denied", "failure"])), ("request_id", optionalText)],
                                   required: ["id", "at", "action", "resource_type", "outcome"]),
             "AuditPage": page("AuditEvent"),
+            "Job": .object([("id", .uuid), ("image_id", .uuid), ("study_id", .uuid), ("extractor", .text), ("version", .text),
+                            ("parameter_hash", .text), ("state", .string(enumeration: Job.State.allCases.map(\.rawValue))),
+                            ("attempts", .integer(minimum: 0)), ("max_attempts", .integer(minimum: 1)),
+                            ("error", .nullable(.string(description: "The last attempt's error (failed and dead jobs)."))),
+                            ("run_after", .string(format: "date-time", description: "Not claimed before this time (retry backoff).")),
+                            ("lease_expires_at", .nullable(.dateTime)), ("worker_id", optionalText),
+                            ("created_at", .dateTime), ("updated_at", .dateTime), ("finished_at", .nullable(.dateTime))],
+                           required: ["id", "image_id", "study_id", "extractor", "version", "state", "attempts", "max_attempts"]),
+            "JobPage": page("Job"),
+            "RequeueRequest": .object([("extractor", .string(description: "Only this extractor's dead jobs.")),
+                                       ("study_id", .uuid)]),
+            "Requeued": .object([("requeued", .integer(minimum: 0)), ("by_extractor", .map(.integer(minimum: 0)))],
+                                required: ["requeued", "by_extractor"]),
             "QueueDepth": .object([("extractor", .text), ("counts", .map(.integer(minimum: 0))), ("oldest_waiting_seconds", .nullable(.number)),
                                    ("pool_size", .integer(minimum: 0)), ("busy", .integer(minimum: 0)), ("processes", .integer(minimum: 0))],
                                   required: ["extractor", "counts", "pool_size", "busy", "processes"]),
