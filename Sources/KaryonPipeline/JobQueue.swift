@@ -265,30 +265,52 @@ public struct JobQueue: Sendable {
     @discardableResult
     public func reap(now: Date = Date()) async throws -> Int {
         let reaped = try await reapReporting(now: now)
-        return reaped.dead + reaped.retried.count
+        return reaped.dead.count + reaped.retried.count
     }
 
-    /// What ``reapReporting(now:)`` did: jobs dead-lettered, and the extractor of each job
-    /// returned to the queue (runnable at once), so their pools can be woken.
+    /// A job the reaper dead-lettered: its lease expired on its last attempt (the worker was
+    /// killed or stopped each time, say by an image that crashes the extractor's process).
+    public struct DeadLetter: Sendable, Equatable {
+        public var id: UUID
+        public var imageID: UUID
+        public var studyID: UUID
+        public var extractorID: String
+        public var attempts: Int
+    }
+
+    /// The error a job dead-lettered by the reaper keeps.
+    public static let expiredOnLastAttempt = "lease expired (worker stopped or killed) on the last attempt"
+
+    /// What ``reapReporting(now:)`` did: the jobs dead-lettered (for their notifications), and
+    /// the extractor of each job returned to the queue (runnable at once), so their pools can be
+    /// woken.
     public struct Reaped: Sendable, Equatable {
-        public var dead: Int
+        public var dead: [DeadLetter]
         public var retried: [String]
     }
 
-    /// ``reap(now:)``, reporting which extractors got runnable jobs back.
+    /// ``reap(now:)``, reporting what it dead-lettered and which extractors got runnable jobs
+    /// back. Each expired job is reported by exactly one reaper, however many run.
     public func reapReporting(now: Date = Date()) async throws -> Reaped {
         let sql = try self.sql
         let dead = try await sql.raw("""
-            UPDATE jobs SET state = 'dead', last_error = 'lease expired (worker stopped or killed) on the last attempt',
+            UPDATE jobs SET state = 'dead', last_error = \(bind: Self.expiredOnLastAttempt),
                 lease_expires_at = NULL, finished_at = \(bind: now), updated_at = \(bind: now)
-            WHERE state = 'running' AND lease_expires_at < \(bind: now) AND attempts >= max_attempts RETURNING id
+            WHERE state = 'running' AND lease_expires_at < \(bind: now) AND attempts >= max_attempts
+            RETURNING id, image_id, study_id, extractor_id, attempts
             """).all()
         let retried = try await sql.raw("""
             UPDATE jobs SET state = 'failed', last_error = 'lease expired (worker stopped or killed)',
                 run_after = \(bind: now), lease_expires_at = NULL, updated_at = \(bind: now)
             WHERE state = 'running' AND lease_expires_at < \(bind: now) RETURNING extractor_id
             """).all()
-        return Reaped(dead: dead.count, retried: try retried.map { try $0.decode(column: "extractor_id", as: String.self) })
+        return Reaped(dead: try dead.map { row in
+                          DeadLetter(id: try row.decode(column: "id", as: UUID.self), imageID: try row.decode(column: "image_id", as: UUID.self),
+                                     studyID: try row.decode(column: "study_id", as: UUID.self),
+                                     extractorID: try row.decode(column: "extractor_id", as: String.self),
+                                     attempts: try row.decode(column: "attempts", as: Int.self))
+                      },
+                      retried: try retried.map { try $0.decode(column: "extractor_id", as: String.self) })
     }
 
     /// Gives a running job back without counting the attempt (a worker shutting down gracefully

@@ -67,6 +67,8 @@ public actor WorkerPool {
     public enum JobEvent: Sendable {
         case succeeded(ClaimedJob, duration: TimeInterval)
         case failed(ClaimedJob, state: Job.State, message: String)
+        /// The pool's reaper dead-lettered a job whose lease expired on its last attempt.
+        case expired(JobQueue.DeadLetter)
     }
 
     public init(queue: JobQueue, runner: JobRunner, settings: Settings, logger: Logger,
@@ -279,7 +281,12 @@ public actor WorkerPool {
 
     private func reaper() async {
         while !Task.isCancelled, !stopping {
-            do { try await queue.reap() } catch { logger.error("reaper failed", metadata: ["error": "\(error)"]) }
+            do {
+                let reaped = try await queue.reapReporting()
+                for letter in reaped.dead { await events?(.expired(letter)) }
+            } catch {
+                logger.error("reaper failed", metadata: ["error": "\(error)"])
+            }
             try? await Task.sleep(for: .seconds(settings.reapInterval))
         }
     }

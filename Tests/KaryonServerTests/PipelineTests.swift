@@ -237,6 +237,70 @@ struct PipelineTests {
         }
     }
 
+    @Test("dead letters gather in one notification per study and extractor until it is read; the study's end is announced however its last job ends",
+          arguments: TestDatabase.all)
+    func deadLetterNotifications(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let (token, study) = try await seeded(server, images: 3)
+            let queue = JobQueue(database: server.app.db, policy: .init(lease: 1))
+            let notifier = StudyNotifier(database: server.app.db)
+            func notes() async throws -> [[String: Any]] {
+                try await server.send(.GET, "/api/v1/notifications", token: token).object["items"] as? [[String: Any]] ?? []
+            }
+            func failedNotes() async throws -> [[String: Any]] { try await notes().filter { $0["kind"] as? String == "job.failed" } }
+            // Every intensity job succeeds.
+            while let job = try await queue.claim(extractors: ["intensity"], worker: "w") {
+                #expect(try await queue.complete(job, output: .init(features: #"{"mean": 1}"#, inputSHA256: "x")) == .stored)
+                await notifier.handle(.succeeded(job, duration: 0))
+            }
+            // Two color jobs die: one notification, updated.
+            for _ in 0..<2 {
+                let job = try #require(try await queue.claim(extractors: ["color"], worker: "w"))
+                let state = try #require(try await queue.fail(job, error: "cannot read the image", retryable: false))
+                await notifier.handle(.failed(job, state: state, message: "cannot read the image"))
+            }
+            var failed = try await failedNotes()
+            #expect(failed.count == 1 && failed.first?["resource_type"] as? String == "study" && failed.first?["resource_id"] as? String == study)
+            #expect((failed.first?["message"] as? String)?.hasPrefix("color failed on 2 images of") == true, "\(failed)")
+            #expect(try await notes().allSatisfy { ($0["kind"] as? String)?.hasPrefix("analysis.") != true }, "one color job is still open")
+            // The last one's worker is killed on its last attempt: the server's reaper dead-letters
+            // it, and that ends the study.
+            let last = try #require(try await Job.query(on: server.app.db).filter(\.$state == "queued").first())
+            last.maxAttempts = 1
+            try await last.save(on: server.app.db)
+            _ = try #require(try await queue.claim(extractors: ["color"], worker: "killed"))
+            let parts = try #require(server.parts)
+            let reaper = LeaseReaper(queue: queue, interval: 0.2, signal: parts.jobSignal, logger: server.app.logger)
+            try await reaper.didBootAsync(server.app)
+            let ended = await eventually(within: 20) { (try? await self.notesOfKind(server, token, "analysis.partial").count) == 1 }
+            await reaper.shutdownAsync(server.app)
+            #expect(ended, "the study's end is announced when its last job is dead-lettered by the reaper")
+            #expect(try await Job.find(last.id, on: server.app.db)?.lastError == JobQueue.expiredOnLastAttempt)
+            failed = try await failedNotes()
+            #expect(failed.count == 1)
+            #expect((failed.first?["message"] as? String)?.hasPrefix("color failed on 3 images of") == true)
+            #expect((failed.first?["message"] as? String)?.hasSuffix(JobQueue.expiredOnLastAttempt) == true, "\(failed)")
+            #expect((try await notesOfKind(server, token, "analysis.partial").first?["message"] as? String)?.hasSuffix("3 job(s) failed.") == true)
+            // Once read, the next dead letter makes a new notification.
+            let id = try #require(failed.first?["id"] as? String)
+            #expect(try await server.send(.POST, "/api/v1/notifications/\(id)/read", token: token).status == .noContent)
+            let admin = try await adminToken(server)
+            let requeued = try await server.send(.POST, "/api/v1/admin/jobs/requeue", token: admin, json: ["extractor": "color"])
+            #expect(requeued.object["requeued"] as? Int == 3)
+            let again = try #require(try await queue.claim(extractors: ["color"], worker: "w"))
+            let state = try #require(try await queue.fail(again, error: "still unreadable", retryable: false))
+            await notifier.handle(.failed(again, state: state, message: "still unreadable"))
+            failed = try await failedNotes()
+            #expect(failed.count == 2)
+            #expect(failed.filter { $0["read"] as? Bool == false }.map { $0["message"] as? String } == ["color failed on an image of “Ki-67 biopsy” after 1 attempt(s): still unreadable"])
+        }
+    }
+
+    func notesOfKind(_ server: TestServer, _ token: String, _ kind: String) async throws -> [[String: Any]] {
+        let items = try await server.send(.GET, "/api/v1/notifications", token: token).object["items"] as? [[String: Any]] ?? []
+        return items.filter { $0["kind"] as? String == kind }
+    }
+
     @Test("a failed job is retried when its backoff ends, not at the pool's next poll")
     func retryRingsTheDoorbell() async throws {
         try await TestServer.with { server in

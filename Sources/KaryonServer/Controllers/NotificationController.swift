@@ -37,6 +37,9 @@ struct NotificationController: Sendable {
         }
         if row.readAt == nil {
             row.readAt = Date()
+            // A read notification no longer gathers later events of its kind (dead letters of a
+            // study's extractor, a study finishing again after a requeue): the next makes a new one.
+            row.dedupeKey = nil
             try await row.save(on: req.db)
         }
         return Response(status: .noContent)

@@ -130,38 +130,83 @@ struct JobOutcomes: Sendable {
     }
 }
 
-/// Turns job outcomes into notifications for the study's creator.
+/// Turns job outcomes into notifications for the study's creator:
+/// - when the study's last open job ends, however it ends (a result, a failure out of attempts,
+///   a lease that expired on the last attempt): "analysis finished" or, with dead jobs,
+///   "analysis partial";
+/// - dead letters, gathered per study and extractor: the first makes a `job.failed`
+///   notification, later ones update it (the count, the last error, the time) until the user
+///   reads it; after that, the next dead letter makes a new one. A batch of 2,500 images that an
+///   extractor cannot read is one notification, not 2,500.
 struct StudyNotifier: Sendable {
     let database: any Database
 
     func handle(_ event: WorkerPool.JobEvent) async {
-        do {
-            switch event {
-            case .succeeded(let job, _):
-                // Runs after every job: one index probe (jobs_study_state), not a count of the
-                // study's open jobs.
-                let open = try await database.sql(for: "notifications").raw("""
-                    SELECT 1 AS open FROM jobs WHERE study_id = \(bind: job.studyID) AND state IN ('queued', 'running', 'failed') LIMIT 1
-                    """).first()
-                guard open == nil, let study = try await Study.find(job.studyID, on: database) else { return }
-                let dead = try await Job.query(on: database).filter(\.$studyID == job.studyID).filter(\.$state == Job.State.dead.rawValue).count()
-                let message = dead == 0 ? "Analysis of study “\(study.title)” finished." :
-                    "Analysis of study “\(study.title)” finished; \(dead) job(s) failed."
-                // Workers finishing a study's last jobs at the same moment may all get here: the
-                // key (study and its job count) lets one notification through; more uploads, a new key.
-                let total = try await Job.query(on: database).filter(\.$studyID == job.studyID).count()
-                let note = UserNotification(userID: study.createdBy, kind: dead == 0 ? "analysis.finished" : "analysis.partial",
-                                            message: message, resourceType: "study", resourceID: job.studyID)
-                note.dedupeKey = "study-finished:\(job.studyID.uuidString.lowercased()):\(total)"
+        // A lost notification must not fail the job; the queue already holds the truth.
+        switch event {
+        case .succeeded(let job, _):
+            try? await studyMayHaveFinished(job.studyID)
+        case .failed(let job, let state, let message):
+            guard state == .dead else { return }
+            try? await deadLetter(studyID: job.studyID, extractorID: job.extractorID, attempts: job.attempt, message: message)
+            try? await studyMayHaveFinished(job.studyID)
+        case .expired(let letter):
+            try? await deadLetter(studyID: letter.studyID, extractorID: letter.extractorID, attempts: letter.attempts,
+                                  message: JobQueue.expiredOnLastAttempt)
+            try? await studyMayHaveFinished(letter.studyID)
+        }
+    }
+
+    /// Announces the study's end when none of its jobs is open any more.
+    private func studyMayHaveFinished(_ studyID: UUID) async throws {
+        // Runs after every job: one index probe (jobs_study_state), not a count of the study's
+        // open jobs.
+        let open = try await database.sql(for: "notifications").raw("""
+            SELECT 1 AS open FROM jobs WHERE study_id = \(bind: studyID) AND state IN ('queued', 'running', 'failed') LIMIT 1
+            """).first()
+        guard open == nil, let study = try await Study.find(studyID, on: database) else { return }
+        let dead = try await Job.query(on: database).filter(\.$studyID == studyID).filter(\.$state == Job.State.dead.rawValue).count()
+        let message = dead == 0 ? "Analysis of study “\(study.title)” finished." :
+            "Analysis of study “\(study.title)” finished; \(dead) job(s) failed."
+        // Workers finishing a study's last jobs at the same moment may all get here: the key
+        // (study and its job count) lets one notification through; more uploads, a new key.
+        let total = try await Job.query(on: database).filter(\.$studyID == studyID).count()
+        let note = UserNotification(userID: study.createdBy, kind: dead == 0 ? "analysis.finished" : "analysis.partial",
+                                    message: message, resourceType: "study", resourceID: studyID)
+        note.dedupeKey = "study-finished:\(studyID.uuidString.lowercased()):\(total)"
+        try await note.create(on: database)
+    }
+
+    /// Records a dead letter in the study's unread `job.failed` notification for the extractor,
+    /// or makes one. The count is of the extractor's dead jobs in the study when the message was
+    /// written.
+    private func deadLetter(studyID: UUID, extractorID: String, attempts: Int, message: String) async throws {
+        guard let study = try await Study.find(studyID, on: database) else { return }
+        let dead = try await Job.query(on: database).filter(\.$studyID == studyID).filter(\.$extractorID == extractorID)
+            .filter(\.$state == Job.State.dead.rawValue).count()
+        let text = dead <= 1
+            ? "\(extractorID) failed on an image of “\(study.title)” after \(attempts) attempt(s): \(message)"
+            : "\(extractorID) failed on \(dead) images of “\(study.title)”; the last after \(attempts) attempt(s): \(message)"
+        let key = "dead-letters:\(studyID.uuidString.lowercased()):\(extractorID)"
+        let sql = try database.sql(for: "notifications")
+        let now = Date()
+        // Reading a notification releases its key (NotificationController), so an unread one
+        // holds it; two processes inserting at once: the loser updates the winner's.
+        for _ in 0..<2 {
+            let updated = try await sql.raw("""
+                UPDATE notifications SET message = \(bind: text), created_at = \(bind: now)
+                WHERE dedupe_key = \(bind: key) AND read_at IS NULL RETURNING id
+                """).all()
+            if !updated.isEmpty { return }
+            let note = UserNotification(userID: study.createdBy, kind: "job.failed", message: text, resourceType: "study",
+                                        resourceID: studyID, createdAt: now)
+            note.dedupeKey = key
+            do {
                 try await note.create(on: database)
-            case .failed(let job, let state, let message):
-                guard state == .dead, let study = try await Study.find(job.studyID, on: database) else { return }
-                try await UserNotification(userID: study.createdBy, kind: "job.failed",
-                                           message: "\(job.extractorID) failed on an image of “\(study.title)” after \(job.attempt) attempt(s): \(message)",
-                                           resourceType: "image", resourceID: job.imageID).create(on: database)
+                return
+            } catch let error as any DatabaseError where error.isConstraintFailure {
+                continue
             }
-        } catch {
-            // A lost notification must not fail the job; the queue already holds the truth.
         }
     }
 }

@@ -13,8 +13,9 @@ public final class UserNotification: Model, @unchecked Sendable {
     @OptionalField(key: "resource_id") public var resourceID: UUID?
     @OptionalField(key: "read_at") public var readAt: Date?
     @Field(key: "created_at") public var createdAt: Date
-    /// Set for events that several processes may observe at once (a study's analysis ending):
-    /// unique, so the event is announced once.
+    /// Set for events that several processes may observe at once (a study's analysis ending) or
+    /// that an unread notification gathers (a study's dead letters per extractor): unique, so
+    /// the event is announced once. Cleared when the notification is read.
     @OptionalField(key: "dedupe_key") public var dedupeKey: String?
 
     public init() {}
