@@ -363,12 +363,7 @@ public struct JobQueue: Sendable {
 
     /// Puts a dead job back in the queue with a fresh attempt budget (administrators).
     public func requeue(_ id: UUID, now: Date = Date()) async throws -> Bool {
-        let rows = try await sql.raw("""
-            UPDATE jobs SET state = 'queued', attempts = 0, run_after = \(bind: now), last_error = NULL,
-                finished_at = NULL, attempt_token = NULL, updated_at = \(bind: now)
-            WHERE id = \(bind: id) AND state = 'dead' RETURNING id
-            """).all()
-        return !rows.isEmpty
+        try await requeueDead(matching: " AND id = \(bind: id)", now: now).isEmpty == false
     }
 
     /// Puts every dead job of `extractor` in `studyID` back in the queue with a fresh attempt budget,
@@ -378,14 +373,18 @@ public struct JobQueue: Sendable {
         var filter = SQLQueryString("")
         if let extractor { filter += " AND extractor_id = \(bind: extractor)" }
         if let studyID { filter += " AND study_id = \(bind: studyID)" }
-        let rows = try await sql.raw("""
+        var counts: [String: Int] = [:]
+        for extractor in try await requeueDead(matching: filter, now: now) { counts[extractor, default: 0] += 1 }
+        return counts
+    }
+
+    /// Requeues the dead jobs that `filter` (`AND …` conditions) matches; their extractors.
+    private func requeueDead(matching filter: SQLQueryString, now: Date) async throws -> [String] {
+        try await sql.raw("""
             UPDATE jobs SET state = 'queued', attempts = 0, run_after = \(bind: now), last_error = NULL,
                 finished_at = NULL, attempt_token = NULL, updated_at = \(bind: now)
             WHERE state = 'dead'\(filter) RETURNING extractor_id
-            """).all()
-        var counts: [String: Int] = [:]
-        for row in rows { counts[try row.decode(column: "extractor_id", as: String.self), default: 0] += 1 }
-        return counts
+            """).all().map { try $0.decode(column: "extractor_id", as: String.self) }
     }
 
     /// Per extractor: jobs by state and the age of the oldest runnable one.
