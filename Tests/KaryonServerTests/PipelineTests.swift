@@ -296,6 +296,39 @@ struct PipelineTests {
         }
     }
 
+    @Test("an unsubscription or a deleted image that takes a study's last open jobs announces the study's end; one that takes none does not",
+          arguments: TestDatabase.all)
+    func endWithoutAJobEnding(database: TestDatabase) async throws {
+        try await TestServer.with(database) { server in
+            let (token, study) = try await seeded(server, images: 2)
+            let queue = JobQueue(database: server.app.db)
+            let notifier = StudyNotifier(database: server.app.db)
+            // Both intensity jobs and one color job succeed; the other color job waits.
+            for extractor in ["intensity", "intensity", "color"] {
+                let job = try #require(try await queue.claim(extractors: [extractor], worker: "w"))
+                #expect(try await queue.complete(job, output: .init(features: #"{"mean": 1}"#, inputSHA256: "x")) == .stored)
+                await notifier.handle(.succeeded(job, duration: 0))
+            }
+            #expect(try await notesOfKind(server, token, "analysis.finished").isEmpty)
+            let extractors = try await server.send(.GET, "/api/v1/studies/\(study)", token: token).object["extractors"] as? [[String: Any]] ?? []
+            let color = try #require(extractors.first { $0["id"] as? String == "color" }?["subscription_id"] as? String)
+            #expect(try await server.send(.DELETE, "/api/v1/studies/\(study)/extractors/\(color)", token: token).status == .noContent)
+            let first = try await notesOfKind(server, token, "analysis.finished")
+            #expect(first.count == 1, "the unsubscription took the study's last open job")
+            let firstID = try #require(first.first?["id"] as? String)
+            #expect(try await server.send(.POST, "/api/v1/notifications/\(firstID)/read", token: token).status == .noContent)
+            // A late image (intensity only now), deleted before its job runs.
+            let upload = try await server.upload([("late.png", try TestImages.png(seed: 300))], study: study, token: token)
+            let late = try #require((upload.object["images"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try await server.send(.DELETE, "/api/v1/images/\(late)", token: token).status == .noContent)
+            #expect(try await notesOfKind(server, token, "analysis.finished").count == 2, "the deleted image took the study's last open job")
+            // Deleting an analysed image takes no open job: nothing more is announced.
+            let analysed = try #require(try await ImageRecord.query(on: server.app.db).first())
+            #expect(try await server.send(.DELETE, "/api/v1/images/\(analysed.id!.api)", token: token).status == .noContent)
+            #expect(try await notesOfKind(server, token, "analysis.finished").count == 2)
+        }
+    }
+
     func notesOfKind(_ server: TestServer, _ token: String, _ kind: String) async throws -> [[String: Any]] {
         let items = try await server.send(.GET, "/api/v1/notifications", token: token).object["items"] as? [[String: Any]] ?? []
         return items.filter { $0["kind"] as? String == kind }

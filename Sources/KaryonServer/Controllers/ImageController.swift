@@ -295,11 +295,16 @@ struct ImageController: Sendable {
         for result in try await ResultRecord.query(on: req.db).filter(\.$imageID == id).all() {
             blobs += BlobSweeper.artefactBlobIDs(result.artefacts)
         }
-        try await req.db.transaction { db in
+        let openJobs = try await req.db.transaction { db in
+            let open = try await Job.query(on: db).filter(\.$imageID == id)
+                .filter(\.$state ~~ [Job.State.queued, .running, .failed].map(\.rawValue)).count()
             try await image.delete(on: db)
             try await context.audit.record(req, "image.delete", "image", id, on: db)
+            return open
         }
         try await BlobSweeper.delete(blobs, from: context.blobs, pool: req.application.threadPool, logger: req.logger)
+        // Its open jobs went with it; they may have been the study's last.
+        if openJobs > 0 { try? await StudyNotifier(database: req.db).studyMayHaveFinished(image.studyID) }
         return Response(status: .noContent)
     }
 

@@ -61,6 +61,8 @@ struct SubscriptionController: Sendable {
         }
         req.logger.info("study unsubscribed", metadata: ["study.id": "\(studyID)", "extractor.id": "\(subscription.extractorID)",
                                                           "jobs.count": "\(removed)"])
+        // The removed jobs may have been the study's last open ones.
+        if removed > 0 { try? await StudyNotifier(database: req.db).studyMayHaveFinished(studyID) }
         return Response(status: .noContent)
     }
 }

@@ -157,20 +157,23 @@ struct StudyNotifier: Sendable {
         }
     }
 
-    /// Announces the study's end when none of its jobs is open any more.
-    private func studyMayHaveFinished(_ studyID: UUID) async throws {
+    /// Announces the study's end when none of its jobs is open any more (and it has any). Called
+    /// after every job that ends, and where open jobs go without ending: an unsubscription, a
+    /// deleted image.
+    func studyMayHaveFinished(_ studyID: UUID) async throws {
         // Runs after every job: one index probe (jobs_study_state), not a count of the study's
         // open jobs.
         let open = try await database.sql(for: "notifications").raw("""
             SELECT 1 AS open FROM jobs WHERE study_id = \(bind: studyID) AND state IN ('queued', 'running', 'failed') LIMIT 1
             """).first()
         guard open == nil, let study = try await Study.find(studyID, on: database) else { return }
-        let dead = try await Job.query(on: database).filter(\.$studyID == studyID).filter(\.$state == Job.State.dead.rawValue).count()
-        let message = dead == 0 ? "Analysis of study “\(study.title)” finished." :
-            "Analysis of study “\(study.title)” finished; \(dead) job(s) failed."
         // Workers finishing a study's last jobs at the same moment may all get here: the key
         // (study and its job count) lets one notification through; more uploads, a new key.
         let total = try await Job.query(on: database).filter(\.$studyID == studyID).count()
+        guard total > 0 else { return }
+        let dead = try await Job.query(on: database).filter(\.$studyID == studyID).filter(\.$state == Job.State.dead.rawValue).count()
+        let message = dead == 0 ? "Analysis of study “\(study.title)” finished." :
+            "Analysis of study “\(study.title)” finished; \(dead) job(s) failed."
         let note = UserNotification(userID: study.createdBy, kind: dead == 0 ? "analysis.finished" : "analysis.partial",
                                     message: message, resourceType: "study", resourceID: studyID)
         note.dedupeKey = "study-finished:\(studyID.uuidString.lowercased()):\(total)"
