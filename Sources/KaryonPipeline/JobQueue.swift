@@ -361,16 +361,22 @@ public struct JobQueue: Sendable {
         }
     }
 
-    /// Puts a dead job back in the queue with a fresh attempt budget (administrators).
+    /// Puts a dead job back in the queue with a fresh attempt budget (administrators), whether or
+    /// not its study still subscribes to it: the administrator named it.
     public func requeue(_ id: UUID, now: Date = Date()) async throws -> Bool {
         try await requeueDead(matching: " AND id = \(bind: id)", now: now).isEmpty == false
     }
 
     /// Puts every dead job of `extractor` in `studyID` back in the queue with a fresh attempt budget,
     /// in one statement (administrators, say after a fixed extractor is deployed); nil matches
-    /// any. Answers how many went back per extractor, so that their pools can be woken.
+    /// any. Only jobs the study still subscribes to (same extractor, version and parameters) go
+    /// back: an unsubscribed analysis stays unsubscribed. Answers how many went back per
+    /// extractor, so that their pools can be woken.
     public func requeueDead(extractor: String? = nil, studyID: UUID? = nil, now: Date = Date()) async throws -> [String: Int] {
-        var filter = SQLQueryString("")
+        var filter = SQLQueryString("""
+             AND EXISTS (SELECT 1 FROM study_extractors s WHERE s.study_id = jobs.study_id AND s.extractor_id = jobs.extractor_id
+                 AND s.extractor_version = jobs.extractor_version AND s.parameter_hash = jobs.parameter_hash)
+            """)
         if let extractor { filter += " AND extractor_id = \(bind: extractor)" }
         if let studyID { filter += " AND study_id = \(bind: studyID)" }
         var counts: [String: Int] = [:]

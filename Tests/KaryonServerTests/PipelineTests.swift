@@ -234,6 +234,16 @@ struct PipelineTests {
             #expect(again.attempt == 1)
             let audit = try await server.send(.GET, "/api/v1/audit?action=job.requeue_dead", token: admin)
             #expect(audit.object["total"] as? Int == 2)
+            // An unsubscribed analysis stays unsubscribed: its dead job is not requeued in bulk,
+            // but an administrator can still name it.
+            #expect(try await queue.fail(again, error: "color broke", retryable: false) == .dead)
+            let subscriptions = try await server.send(.GET, "/api/v1/studies/\(study)", token: token).object["extractors"] as? [[String: Any]] ?? []
+            let color = try #require(subscriptions.first { $0["id"] as? String == "color" }?["subscription_id"] as? String)
+            #expect(try await server.send(.DELETE, "/api/v1/studies/\(study)/extractors/\(color)", token: token).status == .noContent)
+            let none = try await server.send(.POST, "/api/v1/admin/jobs/requeue", token: admin, json: ["extractor": "color"])
+            #expect(none.object["requeued"] as? Int == 0)
+            #expect(try await page("state=dead&extractor=color").total == 1)
+            #expect(try await server.send(.POST, "/api/v1/admin/jobs/\(again.id.api)/requeue", token: admin).status == .noContent)
         }
     }
 
@@ -293,6 +303,15 @@ struct PipelineTests {
             failed = try await failedNotes()
             #expect(failed.count == 2)
             #expect(failed.filter { $0["read"] as? Bool == false }.map { $0["message"] as? String } == ["color failed on an image of “Ki-67 biopsy” after 1 attempt(s): still unreadable"])
+            // The other two succeed: the study ends again, and its unread announcement is rewritten.
+            for _ in 0..<2 {
+                let job = try #require(try await queue.claim(extractors: ["color"], worker: "w"))
+                #expect(try await queue.complete(job, output: .init(features: #"{"mean": 1}"#, inputSHA256: "x")) == .stored)
+                await notifier.handle(.succeeded(job, duration: 0))
+            }
+            let announced = try await notes().filter { ($0["kind"] as? String)?.hasPrefix("analysis.") == true }
+            #expect(announced.count == 1, "\(announced)")
+            #expect((announced.first?["message"] as? String)?.hasSuffix("finished; 1 job(s) failed.") == true, "\(announced)")
         }
     }
 

@@ -165,7 +165,7 @@ struct ResultController: Sendable {
         }
         for result in byKey.values.sorted(by: { $0.extractorID < $1.extractorID }) {
             out.append([
-                "id": result.id!.api, "job_id": NSNull(), "image_id": imageID.api, "extractor": result.extractorID, "version": result.extractorVersion,
+                "id": result.id!.api, "job_id": orNull(result.jobID?.api), "image_id": imageID.api, "extractor": result.extractorID, "version": result.extractorVersion,
                 "parameters": JSONResponse.embedded(result.parameters), "parameter_hash": result.parameterHash,
                 "status": "succeeded", "attempts": NSNull(), "error": NSNull(),
                 "features": JSONResponse.embedded(result.features), "artefacts": artefactList(result), "finished_at": result.createdAt.api,

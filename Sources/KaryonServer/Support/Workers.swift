@@ -168,41 +168,51 @@ struct StudyNotifier: Sendable {
             """).first()
         guard open == nil, let study = try await Study.find(studyID, on: database) else { return }
         // Workers finishing a study's last jobs at the same moment may all get here: the key
-        // (study and its job count) lets one notification through; more uploads, a new key.
+        // (study and its job count) keeps one notification; more uploads, a new key. A requeue
+        // that ends the study again rewrites it while it is unread.
         let total = try await Job.query(on: database).filter(\.$studyID == studyID).count()
         guard total > 0 else { return }
         let dead = try await Job.query(on: database).filter(\.$studyID == studyID).filter(\.$state == Job.State.dead.rawValue).count()
         let message = dead == 0 ? "Analysis of study “\(study.title)” finished." :
             "Analysis of study “\(study.title)” finished; \(dead) job(s) failed."
-        let note = UserNotification(userID: study.createdBy, kind: dead == 0 ? "analysis.finished" : "analysis.partial",
-                                    message: message, resourceType: "study", resourceID: studyID)
-        note.dedupeKey = "study-finished:\(studyID.uuidString.lowercased()):\(total)"
-        try await note.create(on: database)
+        try await upsertUnread(key: "study-finished:\(studyID.uuidString.lowercased()):\(total)",
+                               kind: dead == 0 ? "analysis.finished" : "analysis.partial", message: message,
+                               userID: study.createdBy, studyID: studyID)
     }
 
     /// Records a dead letter in the study's unread `job.failed` notification for the extractor,
-    /// or makes one. The count is of the extractor's dead jobs in the study when the message was
-    /// written.
+    /// or makes one, saying how many of the extractor's jobs in the study are dead.
     private func deadLetter(studyID: UUID, extractorID: String, attempts: Int, message: String) async throws {
         guard let study = try await Study.find(studyID, on: database) else { return }
-        let dead = try await Job.query(on: database).filter(\.$studyID == studyID).filter(\.$extractorID == extractorID)
-            .filter(\.$state == Job.State.dead.rawValue).count()
-        let text = dead <= 1
-            ? "\(extractorID) failed on an image of “\(study.title)” after \(attempts) attempt(s): \(message)"
-            : "\(extractorID) failed on \(dead) images of “\(study.title)”; the last after \(attempts) attempt(s): \(message)"
         let key = "dead-letters:\(studyID.uuidString.lowercased()):\(extractorID)"
+        // Slots dead-lettering at once may count before one another's writes land; each counts
+        // again after writing, so the last writer leaves the final count (bounded rounds).
+        var written: Int?
+        for _ in 0..<3 {
+            let dead = try await Job.query(on: database).filter(\.$studyID == studyID).filter(\.$extractorID == extractorID)
+                .filter(\.$state == Job.State.dead.rawValue).count()
+            if dead == written { return }
+            let text = dead <= 1
+                ? "\(extractorID) failed on an image of “\(study.title)” after \(attempts) attempt(s): \(message)"
+                : "\(extractorID) failed on \(dead) images of “\(study.title)”; the last after \(attempts) attempt(s): \(message)"
+            try await upsertUnread(key: key, kind: "job.failed", message: text, userID: study.createdBy, studyID: studyID)
+            written = dead
+        }
+    }
+
+    /// Writes `message` into the unread notification that holds `key` (reading one releases its
+    /// key, see NotificationController), or makes one. Two processes doing so at once end with one
+    /// row: the loser of the insert updates the winner's.
+    private func upsertUnread(key: String, kind: String, message: String, userID: UUID, studyID: UUID) async throws {
         let sql = try database.sql(for: "notifications")
         let now = Date()
-        // Reading a notification releases its key (NotificationController), so an unread one
-        // holds it; two processes inserting at once: the loser updates the winner's.
         for _ in 0..<2 {
             let updated = try await sql.raw("""
-                UPDATE notifications SET message = \(bind: text), created_at = \(bind: now)
+                UPDATE notifications SET kind = \(bind: kind), message = \(bind: message), created_at = \(bind: now)
                 WHERE dedupe_key = \(bind: key) AND read_at IS NULL RETURNING id
                 """).all()
             if !updated.isEmpty { return }
-            let note = UserNotification(userID: study.createdBy, kind: "job.failed", message: text, resourceType: "study",
-                                        resourceID: studyID, createdAt: now)
+            let note = UserNotification(userID: userID, kind: kind, message: message, resourceType: "study", resourceID: studyID, createdAt: now)
             note.dedupeKey = key
             do {
                 try await note.create(on: database)
